@@ -1,0 +1,21 @@
+// The layout of a plan inside caller storage.
+#pragma once
+#include "router/router.hpp"
+
+namespace sy {
+
+struct PlanHeader {
+    uint32_t magic;
+    uint32_t done;
+    Router *router;
+    Snapshot *snap;
+    const sy_request_view *req;
+};
+
+// Storage: header | SY_TRANSLATE_SCRATCH per translator | selector state.
+constexpr size_t kPlanScratchOffset = (sizeof(PlanHeader) + 15) / 16 * 16;
+inline size_t plan_state_offset(size_t translators) {
+    return kPlanScratchOffset + (translators * SY_TRANSLATE_SCRATCH + 15) / 16 * 16;
+}
+
+} // namespace sy

@@ -1,0 +1,142 @@
+// The services table plugins reach the host through (sy_host).
+#include <cstdio>
+#include <ctime>
+
+#include "hash/murmur3.hpp"
+#include "router/router.hpp"
+
+namespace sy {
+
+namespace {
+
+const HostCtx *ctx(const sy_host *h) { return reinterpret_cast<const HostCtx *>(h); }
+
+void *h_alloc(const sy_host *h, size_t size, size_t align) {
+    return ctx(h)->router->alloc.alloc(size, align ? align : alignof(std::max_align_t));
+}
+
+void h_free(const sy_host *h, void *p, size_t size) { ctx(h)->router->alloc.free(p, size); }
+
+void h_log(const sy_host *h, uint32_t level, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    router_vlog(ctx(h)->router, level, h->plugin_name, fmt, ap);
+    va_end(ap);
+}
+
+int h_log_enabled(const sy_host *h, uint32_t level) {
+    const Router *r = ctx(h)->router;
+    return r->log_fn && level <= r->log_level;
+}
+
+void h_set_error(sy_error *err, int code, const char *path, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(err, code, path, fmt, ap);
+    va_end(ap);
+}
+
+uint64_t h_now_ns(const sy_host *) {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// splitmix64 per thread, seeded from a process-wide counter and the clock.
+std::atomic<uint64_t> g_seed{0x9e3779b97f4a7c15ull};
+uint64_t h_random(const sy_host *h) {
+    thread_local uint64_t state = 0;
+    if (!state) state = g_seed.fetch_add(0x9e3779b97f4a7c15ull) ^ h_now_ns(h) ^ 1;
+    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+const cJSON *cj(const sy_json *v) { return reinterpret_cast<const cJSON *>(v); }
+
+uint32_t h_json_type(const sy_json *v) {
+    const cJSON *j = cj(v);
+    if (!j) return SY_JSON_MISSING;
+    if (cJSON_IsNull(j)) return SY_JSON_NULL;
+    if (cJSON_IsFalse(j)) return SY_JSON_FALSE;
+    if (cJSON_IsTrue(j)) return SY_JSON_TRUE;
+    if (cJSON_IsNumber(j)) return SY_JSON_NUMBER;
+    if (cJSON_IsString(j)) return SY_JSON_STRING;
+    if (cJSON_IsArray(j)) return SY_JSON_ARRAY;
+    if (cJSON_IsObject(j)) return SY_JSON_OBJECT;
+    return SY_JSON_MISSING;
+}
+
+const sy_json *h_json_get(const sy_json *o, const char *key) {
+    if (!cJSON_IsObject(cj(o)) || !key) return nullptr;
+    return reinterpret_cast<const sy_json *>(cJSON_GetObjectItemCaseSensitive(cj(o), key));
+}
+
+size_t h_json_count(const sy_json *v) {
+    const cJSON *j = cj(v);
+    if (!cJSON_IsArray(j) && !cJSON_IsObject(j)) return 0;
+    size_t n = 0;
+    for (const cJSON *c = j->child; c; c = c->next) n++;
+    return n;
+}
+
+const sy_json *h_json_at(const sy_json *v, size_t i) {
+    const cJSON *j = cj(v);
+    if (!cJSON_IsArray(j) && !cJSON_IsObject(j)) return nullptr;
+    const cJSON *c = j->child;
+    while (c && i--) c = c->next;
+    return reinterpret_cast<const sy_json *>(c);
+}
+
+const char *h_json_key(const sy_json *v) { return cj(v) ? cj(v)->string : nullptr; }
+
+const char *h_json_string(const sy_json *v) {
+    return cJSON_IsString(cj(v)) ? cj(v)->valuestring : nullptr;
+}
+
+double h_json_number(const sy_json *v) {
+    return cJSON_IsNumber(cj(v)) ? cj(v)->valuedouble : 0.0;
+}
+
+int h_json_parse(const sy_host *h, const char *text, size_t len, sy_json **out, sy_error *err) {
+    if (!out) return fail(err, SY_EINVAL, "", "json_parse: out is NULL");
+    cJSON *v = json_parse(ctx(h)->router->alloc, text, len, SY_EINVAL, "", err);
+    if (!v) return err ? err->code : SY_EINVAL;
+    *out = reinterpret_cast<sy_json *>(v);
+    return SY_OK;
+}
+
+void h_json_free(const sy_host *h, sy_json *v) {
+    json_delete(ctx(h)->router->alloc, reinterpret_cast<cJSON *>(v));
+}
+
+} // namespace
+
+void host_init(HostCtx *c, Router *r, const char *plugin_name) {
+    sy_host &h = c->host;
+    h = sy_host{};
+    h.struct_size = sizeof(sy_host);
+    h.version = SY_HOST_VERSION;
+    h.alloc = h_alloc;
+    h.free = h_free;
+    h.log = h_log;
+    h.log_enabled = h_log_enabled;
+    h.set_error = h_set_error;
+    h.now_ns = h_now_ns;
+    h.random_u64 = h_random;
+    h.murmur3_token = murmur3_token;
+    h.json_type = h_json_type;
+    h.json_get = h_json_get;
+    h.json_count = h_json_count;
+    h.json_at = h_json_at;
+    h.json_key = h_json_key;
+    h.json_string = h_json_string;
+    h.json_number = h_json_number;
+    h.json_parse = h_json_parse;
+    h.json_free = h_json_free;
+    h.plugin_name = plugin_name;
+    c->router = r;
+}
+
+} // namespace sy

@@ -1,0 +1,205 @@
+// Router lifetime, snapshot publication, outcomes and interface lookup.
+#include "router/router.hpp"
+
+#include <cstdarg>
+#include <cstdio>
+#include <thread>
+
+#include "util/error.hpp"
+
+namespace sy {
+
+namespace {
+
+void snapshot_destroy(Snapshot *s) {
+    Router *r = s->router;
+    for (size_t i = r->chain_len; i-- > 0;) {
+        const Instance &in = r->chain[i];
+        if (in.vt.detach && s->states[i]) in.vt.detach(in.mem, s->states[i]);
+    }
+    topology_free(s->topo);
+    r->alloc.destroy(s);
+}
+
+// Frees snapshots whose last plan has ended. Writers only (update_mu held),
+// so plugins' attach/detach never run concurrently.
+void drain_retired(Router *r) {
+    Snapshot *s = r->retired.exchange(nullptr, std::memory_order_acquire);
+    while (s) {
+        Snapshot *next = s->retired_next;
+        snapshot_destroy(s);
+        s = next;
+    }
+}
+
+} // namespace
+
+Snapshot *snapshot_acquire(Router *r) {
+    uint64_t e = r->reader_epoch.load();
+    r->readers[e & 1].fetch_add(1);
+    Snapshot *s = r->current.load();
+    s->refs.fetch_add(1, std::memory_order_relaxed);
+    r->readers[e & 1].fetch_sub(1, std::memory_order_release);
+    return s;
+}
+
+void snapshot_release(Snapshot *s) {
+    if (s->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    // Last user: hand it to the next writer (lock-free push) to destroy.
+    Router *r = s->router;
+    Snapshot *head = r->retired.load(std::memory_order_relaxed);
+    do {
+        s->retired_next = head;
+    } while (!r->retired.compare_exchange_weak(head, s, std::memory_order_release,
+                                               std::memory_order_relaxed));
+}
+
+int router_publish(Router *r, Topology *t, sy_error *err) {
+    Snapshot *s = r->alloc.make<Snapshot>();
+    if (!s) {
+        topology_free(t);
+        return fail(err, SY_ENOMEM, "", "out of memory");
+    }
+    s->router = r;
+    s->topo = t;
+    std::lock_guard<std::mutex> g(r->update_mu);
+    t->view.epoch = r->epoch.load() + 1;
+    for (size_t i = 0; i < r->chain_len; i++) {
+        const Instance &in = r->chain[i];
+        if (!in.vt.attach) continue;
+        int rc = in.vt.attach(in.mem, &t->view, &s->states[i], err);
+        if (rc != SY_OK) {
+            s->states[i] = nullptr;
+            if (rc > 0) rc = SY_EINTERNAL;
+            snapshot_destroy(s);
+            return rc;
+        }
+    }
+    Snapshot *old = r->current.exchange(s);
+    r->epoch.store(t->view.epoch);
+    // A reader may have loaded `old` but not yet counted itself in: wait for
+    // every reader of the previous epoch to finish its acquire.
+    uint64_t e = r->reader_epoch.fetch_add(1);
+    while (r->readers[e & 1].load() != 0) std::this_thread::yield();
+    if (old) snapshot_release(old);
+    drain_retired(r);
+    return SY_OK;
+}
+
+void router_vlog(const Router *r, uint32_t level, const char *source, const char *fmt,
+                 va_list ap) {
+    if (!r->log_fn || level > r->log_level) return;
+    char msg[512];
+    std::vsnprintf(msg, sizeof msg, fmt, ap);
+    r->log_fn(level, source ? source : "core", msg, r->log_data);
+}
+
+void router_log(const Router *r, uint32_t level, const char *source, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    router_vlog(r, level, source, fmt, ap);
+    va_end(ap);
+}
+
+void router_destroy(Router *r) {
+    if (Snapshot *s = r->current.exchange(nullptr)) {
+        std::lock_guard<std::mutex> g(r->update_mu);
+        snapshot_release(s);
+        drain_retired(r);
+    }
+    for (size_t i = r->chain_len; i-- > 0;) {
+        Instance &in = r->chain[i];
+        if (in.created) in.vt.destroy(in.mem);
+        r->alloc.free(in.mem, in.mem_size);
+    }
+    plugin_unload_all(r);
+    if (r->log_destroy) r->log_destroy(r->log_data);
+    r->magic = 0;
+    Alloc a = r->alloc;
+    a.destroy(r);
+}
+
+} // namespace sy
+
+using namespace sy;
+
+extern "C" {
+
+SY_API void sy_router_free(sy_router *router) {
+    if (!valid_router(router)) return;
+    router_destroy(reinterpret_cast<Router *>(router));
+}
+
+SY_API int sy_router_update_topology(sy_router *router, const sy_topology_desc *topology,
+                                     sy_error *err) {
+    if (!valid_router(router) || !topology)
+        return fail(err, SY_EINVAL, "", "sy_router_update_topology: router and topology are required");
+    Router *r = reinterpret_cast<Router *>(router);
+    Topology *t = nullptr;
+    int rc = topology_from_desc(r->alloc, topology, &t, err);
+    if (rc) return rc;
+    return router_publish(r, t, err);
+}
+
+SY_API int sy_router_update_topology_json(sy_router *router, const char *json, size_t len,
+                                          sy_error *err) {
+    if (!valid_router(router) || !json)
+        return fail(err, SY_EINVAL, "", "sy_router_update_topology_json: router and json are required");
+    Router *r = reinterpret_cast<Router *>(router);
+    cJSON *doc = json_parse(r->alloc, json, len, SY_ETOPOLOGY, "", err);
+    if (!doc) return err ? err->code : SY_ETOPOLOGY;
+    Topology *t = nullptr;
+    Path path;
+    int rc = topology_from_json(r->alloc, doc, doc, path, SY_ETOPOLOGY, &t, err);
+    if (rc) return rc;
+    return router_publish(r, t, err);
+}
+
+SY_API uint64_t sy_router_epoch(const sy_router *router) {
+    if (!valid_router(router)) return 0;
+    return reinterpret_cast<const Router *>(router)->epoch.load();
+}
+
+SY_API int sy_router_report(sy_router *router, const sy_target *target,
+                            const sy_outcome *outcome) {
+    if (!valid_router(router) || !target || !outcome ||
+        target->struct_size < offsetof(sy_target, port) + sizeof(uint32_t) ||
+        outcome->struct_size < offsetof(sy_outcome, latency_ns) + sizeof(uint64_t) ||
+        outcome->kind > SY_OUTCOME_OTHER_ERROR)
+        return SY_EINVAL;
+    Router *r = reinterpret_cast<Router *>(router);
+    // Plugins read the full current layout: widen an older caller's struct.
+    sy_target t{};
+    std::memcpy(&t, target, target->struct_size < sizeof t ? target->struct_size : sizeof t);
+    for (size_t i = 0; i < r->chain_len; i++) {
+        const Instance &in = r->chain[i];
+        if (in.vt.on_outcome) in.vt.on_outcome(in.mem, &t, outcome);
+    }
+    return SY_OK;
+}
+
+SY_API int sy_router_get_interface(sy_router *router, const char *plugin, const char *iface,
+                                   uint32_t min_version, const void **iface_out,
+                                   void **instance_out, sy_error *err) {
+    if (!valid_router(router) || !plugin || !iface || !iface_out || !instance_out)
+        return fail(err, SY_EINVAL, "", "sy_router_get_interface: every argument is required");
+    Router *r = reinterpret_cast<Router *>(router);
+    for (size_t i = 0; i < r->chain_len; i++) {
+        const Instance &in = r->chain[i];
+        if (std::strcmp(in.vt.name, plugin) != 0) continue;
+        if (!in.vt.get_interface)
+            return fail(err, SY_EUNSUPPORTED, "", "plugin '%.64s' has no extension interfaces",
+                        plugin);
+        const void *p = nullptr;
+        int rc = in.vt.get_interface(in.mem, iface, min_version, &p);
+        if (rc != SY_OK || !p)
+            return fail(err, rc != SY_OK ? rc : SY_EUNSUPPORTED, "",
+                        "plugin '%.64s' has no interface '%.64s' of version >= %u", plugin, iface,
+                        min_version);
+        *iface_out = p;
+        *instance_out = in.mem;
+        return SY_OK;
+    }
+    return fail(err, SY_EUNKNOWN, "", "no plugin '%.64s' in this router's chain", plugin);
+}
+}

@@ -1,0 +1,109 @@
+// The router: its plugin chain and the snapshot it publishes to readers.
+#pragma once
+#include <switchyard/plugin.h>
+
+#include <atomic>
+#include <mutex>
+
+#include "json/json.hpp"
+#include "topology/topology.hpp"
+#include "util/alloc.hpp"
+
+namespace sy {
+
+constexpr uint32_t kRouterMagic = 0x52594453;  // "SDYR"
+constexpr uint32_t kRequestMagic = 0x51594453; // "SDYQ"
+constexpr uint32_t kPlanMagic = 0x50594453;    // "SDYP"
+constexpr size_t kMaxChain = 1 + 15;          // selector + translators
+
+struct Router;
+
+// What a plugin instance sees as its host: the services table first, so a
+// `const sy_host *` converts back to its context.
+struct HostCtx {
+    sy_host host;
+    Router *router;
+};
+
+struct Instance {
+    sy_plugin vt{};  // the plugin's vtable, zero-extended to this core's size
+    const char *origin = nullptr; // file it came from, or "static"
+    void *mem = nullptr;          // instance_size bytes
+    size_t mem_size = 0;
+    HostCtx host{};
+    bool created = false;
+};
+
+// One published state: topology + each chain instance's derived state.
+struct Snapshot {
+    std::atomic<uint64_t> refs{1};
+    Router *router = nullptr;
+    Topology *topo = nullptr;
+    void *states[kMaxChain] = {};
+    Snapshot *retired_next = nullptr;
+};
+
+struct LoadedModule {
+    void *handle;
+    char *path;
+};
+
+struct Router {
+    uint32_t magic = kRouterMagic;
+    Alloc alloc;
+    sy_log_fn log_fn = nullptr;
+    void *log_data = nullptr;
+    sy_destroy_fn log_destroy = nullptr;
+    uint32_t log_level = SY_LOG_WARN;
+
+    Vec<LoadedModule> modules{alloc};
+    Vec<const sy_plugin *> loaded{alloc}; // vtables enumerated from modules
+    Vec<const char *> loaded_origin{alloc};
+    Instance chain[kMaxChain];
+    size_t chain_len = 0; // chain[0] is the selector
+    size_t plan_size = 0;
+    size_t state_offset = 0;
+    uint32_t connect_timeout_ms = 2000;
+
+    // Readers: acquire() never blocks. Writers: update_mu, then wait out the
+    // readers of the previous epoch before dropping their reference.
+    std::atomic<Snapshot *> current{nullptr};
+    std::atomic<uint64_t> reader_epoch{0};
+    std::atomic<int64_t> readers[2] = {};
+    std::atomic<Snapshot *> retired{nullptr};
+    std::atomic<uint64_t> epoch{0};
+    std::mutex update_mu;
+
+    explicit Router(const Alloc &a) : alloc(a) {}
+};
+
+Snapshot *snapshot_acquire(Router *r);
+void snapshot_release(Snapshot *s);
+// Builds a snapshot over t (taking ownership) and publishes it.
+int router_publish(Router *r, Topology *t, sy_error *err);
+
+void router_log(const Router *r, uint32_t level, const char *source, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void router_vlog(const Router *r, uint32_t level, const char *source, const char *fmt,
+                 va_list ap);
+
+// plugin/host.cpp
+void host_init(HostCtx *h, Router *r, const char *plugin_name);
+
+// plugin/registry.cpp: finds `name` (static registrations, then the search
+// path) and loads it into the router. path names the config element.
+struct SearchPath {
+    const char *dirs[64];
+    size_t count = 0;
+};
+int plugin_find(Router *r, const char *name, const SearchPath &sp, const char *path,
+                const sy_plugin **vt, const char **origin, sy_error *err);
+void plugin_unload_all(Router *r);
+void router_destroy(Router *r);
+
+inline bool valid_router(const sy_router *r) {
+    return r && reinterpret_cast<const Router *>(r)->magic == kRouterMagic;
+}
+
+} // namespace sy
+

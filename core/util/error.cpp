@@ -1,0 +1,70 @@
+#include "util/error.hpp"
+
+#include <cctype>
+#include <cstdio>
+#include <cstring>
+
+namespace sy {
+
+namespace {
+bool has(const sy_error *err, size_t end) { return err && err->struct_size >= end; }
+} // namespace
+
+int vfail(sy_error *err, int code, const char *path, const char *fmt, va_list ap) {
+    if (!err) return code;
+    if (has(err, offsetof(sy_error, code) + sizeof(int))) err->code = code;
+    if (has(err, offsetof(sy_error, path) + sizeof err->path))
+        std::snprintf(err->path, sizeof err->path, "%s", path ? path : "");
+    if (has(err, offsetof(sy_error, message) + sizeof err->message))
+        std::vsnprintf(err->message, sizeof err->message, fmt, ap);
+    return code;
+}
+
+int fail(sy_error *err, int code, const char *path, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(err, code, path, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+void clear_error(sy_error *err) {
+    if (!err) return;
+    if (has(err, offsetof(sy_error, code) + sizeof(int))) err->code = SY_OK;
+    if (has(err, offsetof(sy_error, path) + sizeof err->path)) err->path[0] = 0;
+    if (has(err, offsetof(sy_error, message) + sizeof err->message)) err->message[0] = 0;
+}
+
+Path::Path(const char *root) {
+    buf_[0] = 0;
+    if (root) append(root, std::strlen(root));
+}
+
+void Path::append(const char *s, size_t n) {
+    if (len_ + n >= sizeof buf_) n = sizeof buf_ - 1 - len_; // truncated, never overflowed
+    std::memcpy(buf_ + len_, s, n);
+    len_ += n;
+    buf_[len_] = 0;
+}
+
+void Path::key(const char *k) {
+    bool ident = *k && !std::isdigit(static_cast<unsigned char>(*k));
+    for (const char *c = k; *c && ident; c++)
+        ident = std::isalnum(static_cast<unsigned char>(*c)) || *c == '_' || *c == '-';
+    if (ident) {
+        if (len_) append(".", 1);
+        append(k, std::strlen(k));
+    } else {
+        append("[\"", 2);
+        append(k, std::strlen(k));
+        append("\"]", 2);
+    }
+}
+
+void Path::index(size_t i) {
+    char b[32];
+    int n = std::snprintf(b, sizeof b, "[%zu]", i);
+    append(b, static_cast<size_t>(n));
+}
+
+} // namespace sy

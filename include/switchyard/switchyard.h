@@ -1,0 +1,372 @@
+/*
+ * switchyard: connection routing with a stable C ABI.
+ *
+ * This header is for applications. Plugin authors include
+ * <switchyard/plugin.h>, which includes this one.
+ *
+ * Conventions (see README "The C ABI"):
+ *  - every function returns plain int: SY_OK (0) or a negative SY_E* code;
+ *  - detail goes into a caller-provided sy_error (never thread-local state);
+ *  - out-parameters are untouched on failure; *_free(NULL) is a no-op;
+ *  - every struct crossing the ABI starts with uint32_t struct_size and only
+ *    grows at its tail; fill it with SY_STRUCT_INIT(T) (or sizeof);
+ *  - thread-safety: a sy_router is shared freely between threads for plan,
+ *    report and updates; a sy_request and a sy_plan have a single owner.
+ */
+#ifndef SWITCHYARD_H
+#define SWITCHYARD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <switchyard/version.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef SY_API
+#if defined(_WIN32)
+#define SY_API __declspec(dllimport)
+#elif defined(__GNUC__)
+#define SY_API __attribute__((visibility("default")))
+#else
+#define SY_API
+#endif
+#endif
+
+/* Fill the leading struct_size of an ABI struct, zeroing the rest. */
+#ifdef __cplusplus
+#define SY_STRUCT_INIT(T) ([] { T v_{}; v_.struct_size = (uint32_t)sizeof(T); return v_; }())
+#else
+#define SY_STRUCT_INIT(T) ((T){ .struct_size = (uint32_t)sizeof(T) })
+#endif
+
+/* ---------------------------------------------------------------- status */
+
+/* XX(NAME, value, "text"). Codes only grow; values never change. */
+#define SY_STATUS_MAP(XX)                                                          \
+    XX(OK, 0, "success")                                                           \
+    XX(EINVAL, -1, "invalid argument")                                             \
+    XX(ENOMEM, -2, "out of memory")                                                \
+    XX(ECONFIG, -3, "invalid configuration")                                       \
+    XX(EREQUEST, -4, "invalid request")                                            \
+    XX(ETOPOLOGY, -5, "invalid topology")                                          \
+    XX(ENOROUTE, -6, "no route to any target")                                     \
+    XX(EPLUGIN, -7, "plugin could not be loaded")                                  \
+    XX(EABI, -8, "incompatible ABI version")                                       \
+    XX(EUNKNOWN, -9, "no such name")                                               \
+    XX(ETAKEN, -10, "name already in use")                                         \
+    XX(EUNSUPPORTED, -11, "operation not supported")                               \
+    XX(EMISUSE, -12, "library misuse")                                             \
+    XX(ETOOSMALL, -13, "buffer too small")                                         \
+    XX(ETOONEW, -14, "struct is newer than this library")                          \
+    XX(ELIMIT, -15, "limit exceeded")                                              \
+    XX(ETIMEOUT, -16, "timed out")                                                 \
+    XX(ECONNECT, -17, "connection failed")                                         \
+    XX(ETLS, -18, "TLS failure")                                                   \
+    XX(EIO, -19, "I/O error")                                                      \
+    XX(ECALLBACK, -20, "callback failed")                                          \
+    XX(EINTERNAL, -21, "internal error")                                           \
+    XX(ETRANSLATE, -22, "target could not be translated")
+
+enum sy_status {
+#define SY_STATUS_ENUM_(name, value, text) SY_##name = value,
+    SY_STATUS_MAP(SY_STATUS_ENUM_)
+#undef SY_STATUS_ENUM_
+    SY_STATUS_MIN_ = -22
+};
+
+/* Fixed text for a status code; never NULL ("unknown status" if unknown). */
+SY_API const char *sy_status_str(int status);
+/* The code's symbolic name, e.g. "SY_ENOROUTE"; never NULL. */
+SY_API const char *sy_status_name(int status);
+
+/* ---------------------------------------------------------------- version */
+
+/* SY_VERSION_HEX of the library actually linked. */
+SY_API uint32_t sy_version(void);
+SY_API const char *sy_version_string(void);
+/* SY_ABI_VERSION of the library actually linked. */
+SY_API uint32_t sy_abi_version(void);
+
+/* ---------------------------------------------------------------- errors */
+
+#define SY_ERROR_PATH_MAX 128
+#define SY_ERROR_MESSAGE_MAX 384
+
+/* Caller-provided detail for a failed call. path is the JSON path of the
+ * offending config/request/topology element ("" when not applicable). */
+typedef struct sy_error {
+    uint32_t struct_size;
+    int code;
+    char path[SY_ERROR_PATH_MAX];
+    char message[SY_ERROR_MESSAGE_MAX];
+} sy_error;
+
+/* ---------------------------------------------------------------- allocator */
+
+typedef void *(*sy_alloc_fn)(size_t size, size_t align, void *user_data);
+typedef void (*sy_free_fn)(void *ptr, size_t size, void *user_data);
+
+/* Serves every allocation of the router, its plugins and its requests.
+ * free receives the size that was asked for. Must be thread-safe when the
+ * router is shared. Copied at router creation. */
+typedef struct sy_allocator {
+    uint32_t struct_size;
+    sy_alloc_fn alloc;
+    sy_free_fn free;
+    void *user_data;
+} sy_allocator;
+
+/* ---------------------------------------------------------------- logging */
+
+enum sy_log_level {
+    SY_LOG_ERROR = 1,
+    SY_LOG_WARN = 2,
+    SY_LOG_INFO = 3,
+    SY_LOG_DEBUG = 4,
+    SY_LOG_TRACE = 5
+};
+
+/* source: "core" or the plugin's name. */
+typedef void (*sy_log_fn)(uint32_t level, const char *source, const char *message,
+                          void *user_data);
+typedef void (*sy_destroy_fn)(void *user_data);
+
+/* ---------------------------------------------------------------- router */
+
+typedef struct sy_router sy_router;
+
+typedef struct sy_router_options {
+    uint32_t struct_size;
+    const sy_allocator *allocator; /* NULL: malloc/free */
+    sy_log_fn log;                 /* NULL: no logging */
+    void *log_user_data;
+    sy_destroy_fn log_destroy;     /* called on log_user_data at router free */
+    uint32_t log_level;            /* 0: SY_LOG_WARN */
+    /* Searched before the config's plugin_path. */
+    const char *const *plugin_path;
+    size_t plugin_path_count;
+    /* Relative plugin_path entries of the config are tried against this
+     * directory too (syctl passes the config file's directory). */
+    const char *base_dir;
+} sy_router_options;
+
+/* Creates a router from a JSON config (see README "Config"). opts may be NULL. */
+SY_API int sy_router_new(const char *config_json, size_t len, const sy_router_options *opts,
+                         sy_router **out, sy_error *err);
+SY_API int sy_router_new_from_file(const char *path, const sy_router_options *opts,
+                                   sy_router **out, sy_error *err);
+SY_API void sy_router_free(sy_router *router);
+
+/* Validates a config and its plugins without keeping a router; calls report
+ * for every error found (not only the first). Returns SY_OK or the first
+ * error's code. */
+typedef void (*sy_diag_fn)(const sy_error *error, void *user_data);
+SY_API int sy_config_check(const char *config_json, size_t len, const sy_router_options *opts,
+                           sy_diag_fn report, void *user_data);
+
+/* ---------------------------------------------------------------- topology */
+
+enum sy_replication_strategy {
+    SY_STRATEGY_NONE = 0,
+    SY_STRATEGY_SIMPLE = 1,
+    SY_STRATEGY_NETWORK_TOPOLOGY = 2,
+    SY_STRATEGY_LOCAL = 3
+};
+
+typedef struct sy_node {
+    uint32_t struct_size;
+    const char *id;         /* unique; defaults to "host:port" */
+    const char *name;       /* defaults to id */
+    const char *host;
+    uint32_t port;
+    const char *datacenter; /* may be NULL */
+    const char *rack;       /* may be NULL */
+    uint32_t shards;        /* 0: not sharded */
+    uint32_t up;            /* bool */
+    const int64_t *tokens;
+    size_t token_count;
+} sy_node;
+
+typedef struct sy_dc_replication {
+    const char *datacenter;
+    uint32_t replication_factor;
+} sy_dc_replication;
+
+typedef struct sy_keyspace {
+    uint32_t struct_size;
+    const char *name;
+    uint32_t strategy;            /* enum sy_replication_strategy */
+    uint32_t replication_factor;  /* SimpleStrategy */
+    const sy_dc_replication *dcs; /* NetworkTopologyStrategy */
+    size_t dc_count;
+} sy_keyspace;
+
+/* A topology as C arrays. nodes[i] are laid out with a stride of
+ * nodes[0].struct_size (and the same for keyspaces), so older callers work. */
+typedef struct sy_topology_desc {
+    uint32_t struct_size;
+    const sy_node *nodes;
+    size_t node_count;
+    const sy_keyspace *keyspaces;
+    size_t keyspace_count;
+} sy_topology_desc;
+
+/* Replace the topology. The new snapshot is published atomically: plans
+ * already started keep the old one; readers never block. */
+SY_API int sy_router_update_topology(sy_router *router, const sy_topology_desc *topology,
+                                     sy_error *err);
+/* Same from JSON: {"nodes": [...], "keyspaces": [...]}. */
+SY_API int sy_router_update_topology_json(sy_router *router, const char *json, size_t len,
+                                          sy_error *err);
+/* Monotonic number of the current snapshot (1 after creation). */
+SY_API uint64_t sy_router_epoch(const sy_router *router);
+
+/* ---------------------------------------------------------------- requests */
+
+enum sy_consistency {
+    SY_CONSISTENCY_UNSET = 0,
+    SY_CONSISTENCY_ANY = 1,
+    SY_CONSISTENCY_ONE = 2,
+    SY_CONSISTENCY_TWO = 3,
+    SY_CONSISTENCY_THREE = 4,
+    SY_CONSISTENCY_QUORUM = 5,
+    SY_CONSISTENCY_ALL = 6,
+    SY_CONSISTENCY_LOCAL_QUORUM = 7,
+    SY_CONSISTENCY_EACH_QUORUM = 8,
+    SY_CONSISTENCY_SERIAL = 9,
+    SY_CONSISTENCY_LOCAL_SERIAL = 10,
+    SY_CONSISTENCY_LOCAL_ONE = 11
+};
+
+/* A request: single owner. Reuse it with sy_request_clear() to avoid
+ * allocations; setters copy their arguments. */
+typedef struct sy_request sy_request;
+
+SY_API int sy_request_new(sy_router *router, sy_request **out, sy_error *err);
+SY_API void sy_request_free(sy_request *req);
+SY_API void sy_request_clear(sy_request *req);
+/* Parses the request JSON of the contract into req (cleared first). */
+SY_API int sy_request_parse_json(sy_request *req, const char *json, size_t len, sy_error *err);
+/* Partition key bytes; the Murmur3 token is computed from them. */
+SY_API int sy_request_set_key(sy_request *req, const void *key, size_t len);
+SY_API int sy_request_set_token(sy_request *req, int64_t token);
+SY_API int sy_request_set_keyspace(sy_request *req, const char *keyspace);
+SY_API int sy_request_set_table(sy_request *req, const char *table);
+SY_API int sy_request_set_consistency(sy_request *req, uint32_t consistency);
+SY_API int sy_request_set_lwt(sy_request *req, int lwt);
+SY_API int sy_request_set_node(sy_request *req, const char *node);
+SY_API int sy_request_set_entity(sy_request *req, const char *type, const char *id);
+/* {"headers": {}, "session": {}, "query": {...}} as JSON text. */
+SY_API int sy_request_set_context_json(sy_request *req, const char *json, size_t len,
+                                       sy_error *err);
+
+/* Murmur3Partitioner token of a key, exactly as Cassandra computes it. */
+SY_API int64_t sy_murmur3_token(const void *key, size_t len);
+
+/* ---------------------------------------------------------------- plans */
+
+enum sy_target_flags {
+    SY_TARGET_HAS_SHARD = 1u << 0,
+    SY_TARGET_HAS_WEIGHT = 1u << 1,
+    SY_TARGET_TLS = 1u << 2,
+    SY_TARGET_REPLICA = 1u << 3,
+    SY_TARGET_DOWN = 1u << 4,
+    /* advanced (source-port) shard awareness must not be used */
+    SY_TARGET_NO_SHARD_PORT = 1u << 5
+};
+
+#define SY_VIA_MAX 8
+
+/* One target of a plan. Strings are borrowed: they point into the router's
+ * immutable snapshot or the plan's storage, and are valid until the next
+ * sy_plan_next() on the same plan or its release. */
+typedef struct sy_target {
+    uint32_t struct_size;
+    uint32_t flags;          /* enum sy_target_flags */
+    const char *node;        /* node id / route node name / member name */
+    const char *host;        /* NULL when error is set */
+    uint32_t port;           /* 0 when error is set */
+    int32_t shard;           /* valid with SY_TARGET_HAS_SHARD */
+    int32_t weight;          /* valid with SY_TARGET_HAS_WEIGHT */
+    const char *datacenter;  /* may be NULL */
+    const char *rack;        /* may be NULL */
+    const char *url;         /* may be NULL */
+    const char *error;       /* set when a translator could not translate it */
+    const char *via[SY_VIA_MAX]; /* plugins that produced / translated it */
+    uint32_t via_count;
+    uint32_t node_index;     /* index in the topology snapshot, or UINT32_MAX */
+    uint64_t epoch;          /* snapshot the target came from */
+    const char *cookie;      /* credential handed to the caller, may be NULL */
+    uint64_t user_flags;     /* plugin-defined flags bitmask */
+} sy_target;
+
+/* Plans live in caller storage: no heap allocation while planning. */
+typedef struct sy_plan sy_plan;
+
+/* Storage large enough for any in-tree plugin's plan; sy_router_plan_size()
+ * tells the exact need of a router's chain. */
+#define SY_PLAN_STORAGE_SIZE 1024
+typedef union sy_plan_storage {
+    unsigned char bytes[SY_PLAN_STORAGE_SIZE];
+    uint64_t align_u64_;
+    double align_double_;
+    void *align_ptr_;
+} sy_plan_storage;
+
+SY_API size_t sy_router_plan_size(const sy_router *router);
+
+/* Starts a plan for req in storage. Computes nothing beyond what the first
+ * sy_plan_next() needs. On success *out points into storage and must be
+ * released with sy_plan_release(). req may be freed after this returns only
+ * if it is not needed by the plan: keep it alive until release. */
+SY_API int sy_plan_init(sy_router *router, const sy_request *req, void *storage, size_t size,
+                        sy_plan **out, sy_error *err);
+/* 1 and *target filled; 0 at the end; < 0 on error. */
+SY_API int sy_plan_next(sy_plan *plan, sy_target *target);
+SY_API void sy_plan_release(sy_plan *plan);
+
+/* ---------------------------------------------------------------- outcomes */
+
+enum sy_outcome_kind {
+    SY_OUTCOME_SUCCESS = 0,
+    SY_OUTCOME_TIMEOUT = 1,
+    SY_OUTCOME_REFUSED = 2,
+    SY_OUTCOME_RESET = 3,
+    SY_OUTCOME_TLS_ERROR = 4,
+    SY_OUTCOME_RESOLVE_ERROR = 5,
+    SY_OUTCOME_OVERLOADED = 6,
+    SY_OUTCOME_OTHER_ERROR = 7
+};
+
+typedef struct sy_outcome {
+    uint32_t struct_size;
+    uint32_t kind;       /* enum sy_outcome_kind */
+    uint64_t latency_ns;
+} sy_outcome;
+
+/* Feeds what happened at a target back to the plugins that produced it. */
+SY_API int sy_router_report(sy_router *router, const sy_target *target,
+                            const sy_outcome *outcome);
+
+/* ---------------------------------------------------------------- plugins */
+
+typedef struct sy_plugin sy_plugin;
+
+/* Registers a plugin linked into the program (no dlopen). Process-wide;
+ * duplicate names are SY_ETAKEN. */
+SY_API int sy_register_plugin(const sy_plugin *plugin, sy_error *err);
+
+/* Looks up a typed extension interface of one of the router's plugin
+ * instances (e.g. "static_routes.table", version >= 1). *iface is the
+ * interface struct; *instance is passed back to its methods. */
+SY_API int sy_router_get_interface(sy_router *router, const char *plugin, const char *iface,
+                                   uint32_t min_version, const void **iface_out,
+                                   void **instance_out, sy_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
