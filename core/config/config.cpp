@@ -173,17 +173,18 @@ int create_stage(Router *r, const cJSON *stage, Path &path, bool selector, const
     if (config && !cJSON_IsObject(config))
         return fail(err, SY_ECONFIG, cpath.c_str(), "expected an object, got %s",
                     json_type_name(config));
+    clear_error(err);
     rc = in.vt.create(in.mem, &in.host.host, reinterpret_cast<const sy_json *>(config),
                       cpath.c_str(), err);
-    if (rc != SY_OK) return rc > 0 ? SY_EINTERNAL : rc;
+    if (rc != SY_OK) return plugin_failed(err, rc, cpath.c_str(), in.vt.name, "create");
     in.created = true;
     return SY_OK;
 }
 
 int configure(Router *r, const char *json, size_t len, const sy_router_options *opts, Diag &d) {
-    cJSON *doc = json_parse(r->alloc, json, len, SY_ECONFIG, "", d.slot());
-    if (!doc) {
-        d.failed(d.slot() ? d.slot()->code : SY_ECONFIG);
+    cJSON *doc = nullptr;
+    if (int prc = json_parse(r->alloc, json, len, SY_ECONFIG, "", &doc, d.slot())) {
+        d.failed(prc);
         return d.first;
     }
     int rc = SY_OK;

@@ -11,6 +11,9 @@ namespace sy {
 namespace {
 
 thread_local const Alloc *tl_alloc = nullptr;
+// Set when an allocation inside a scope fails: cJSON reports that as a parse
+// error, and we must report it as SY_ENOMEM instead.
+thread_local bool tl_alloc_failed = false;
 
 // Header in front of scoped blocks: cJSON's free carries no size, ours needs it.
 struct alignas(std::max_align_t) Header {
@@ -21,7 +24,10 @@ void *hook_malloc(size_t size) {
     const Alloc *a = tl_alloc;
     if (!a) return std::malloc(size);
     auto *h = static_cast<Header *>(a->alloc(sizeof(Header) + size));
-    if (!h) return nullptr;
+    if (!h) {
+        tl_alloc_failed = true;
+        return nullptr;
+    }
     h->size = size;
     return h + 1;
 }
@@ -36,6 +42,26 @@ void hook_free(void *p) {
 
 std::once_flag hooks_once;
 
+bool ends_open(const char *text, size_t len) {
+    long depth = 0;
+    bool in_string = false, escaped = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (in_string) {
+            if (escaped) escaped = false;
+            else if (c == '\\') escaped = true;
+            else if (c == '"') in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '{' || c == '[') {
+            depth++;
+        } else if (c == '}' || c == ']') {
+            depth--;
+        }
+    }
+    return in_string || depth > 0;
+}
+
 } // namespace
 
 JsonScope::JsonScope(const Alloc &a) : prev_(tl_alloc) {
@@ -48,24 +74,29 @@ JsonScope::JsonScope(const Alloc &a) : prev_(tl_alloc) {
 
 JsonScope::~JsonScope() { tl_alloc = prev_; }
 
-cJSON *json_parse(const Alloc &a, const char *text, size_t len, int code, const char *path,
-                  sy_error *err) {
-    if (!text) {
-        fail(err, SY_EINVAL, path, "no JSON text given");
-        return nullptr;
-    }
+int json_parse(const Alloc &a, const char *text, size_t len, int code, const char *path,
+               cJSON **out, sy_error *err) {
+    if (!text) return fail(err, SY_EINVAL, path, "no JSON text given");
     JsonScope scope(a);
     const char *end = nullptr;
+    tl_alloc_failed = false;
     cJSON *v = cJSON_ParseWithLengthOpts(text, len, &end, false);
+    if (!v && tl_alloc_failed) return fail(err, SY_ENOMEM, path, "out of memory while parsing JSON");
     const char *pos = end ? end : text;
     if (v) {
         while (pos < text + len && (*pos == ' ' || *pos == '\t' || *pos == '\n' || *pos == '\r'))
             pos++;
-        if (pos == text + len) return v;
+        if (pos == text + len) {
+            *out = v;
+            return SY_OK;
+        }
         cJSON_Delete(v);
         v = nullptr;
     }
     if (pos < text || pos > text + len) pos = text + len;
+    // cJSON points at the last byte when the input simply stops; a document
+    // that ends inside a string or with brackets still open was cut short.
+    if (!v && ends_open(text, len)) pos = text + len;
     size_t line = 1, col = 1;
     for (const char *c = text; c < pos; c++) {
         if (*c == '\n') {
@@ -75,15 +106,12 @@ cJSON *json_parse(const Alloc &a, const char *text, size_t len, int code, const 
             col++;
         }
     }
-    if (len == 0)
-        fail(err, code, path, "JSON syntax error at line 1, column 1: empty document");
-    else if (pos == text + len)
-        fail(err, code, path, "JSON syntax error at line %zu, column %zu: unexpected end of input",
-             line, col);
-    else
-        fail(err, code, path, "JSON syntax error at line %zu, column %zu: unexpected '%c'", line,
-             col, (*pos >= 32 && *pos < 127) ? *pos : '?');
-    return nullptr;
+    if (len == 0) return fail(err, code, path, "JSON syntax error at line 1, column 1: empty document");
+    if (pos == text + len)
+        return fail(err, code, path,
+                    "JSON syntax error at line %zu, column %zu: unexpected end of input", line, col);
+    return fail(err, code, path, "JSON syntax error at line %zu, column %zu, near '%c'", line, col,
+                (*pos >= 32 && *pos < 127) ? *pos : '?');
 }
 
 void json_delete(const Alloc &a, cJSON *v) {
@@ -178,8 +206,8 @@ int json_int64(const cJSON *v, Path &path, int code, int64_t *out, sy_error *err
     }
     if (cJSON_IsNumber(v)) {
         double d = v->valuedouble;
-        // JSON numbers travel as doubles: beyond 2^53 the value is not exact.
-        if (std::floor(d) != d || std::fabs(d) > 9007199254740992.0)
+        // JSON numbers travel as doubles: from 2^53 on, 2^53+1 reads as 2^53.
+        if (std::floor(d) != d || std::fabs(d) >= 9007199254740992.0)
             return fail(err, code, path.c_str(),
                         "%g is not an exact integer; give 64-bit values as strings", d);
         *out = static_cast<int64_t>(d);

@@ -21,10 +21,11 @@ private:
     const Alloc *prev_;
 };
 
-// Parses exactly len bytes. On failure returns nullptr with code, path `path`
-// and "JSON syntax error at line L, column C" in err.
-cJSON *json_parse(const Alloc &a, const char *text, size_t len, int code, const char *path,
-                  sy_error *err);
+// Parses exactly len bytes into *out. A syntax error returns `code` with
+// "JSON syntax error at line L, column C" at `path` in err; an allocation
+// failure returns SY_ENOMEM.
+int json_parse(const Alloc &a, const char *text, size_t len, int code, const char *path,
+               cJSON **out, sy_error *err);
 void json_delete(const Alloc &a, cJSON *v);
 cJSON *json_duplicate(const Alloc &a, const cJSON *v);
 

@@ -41,11 +41,11 @@ SY_API int sy_plan_init(sy_router *router, const sy_request *req, void *storage,
     h->req = &as_request(req)->view;
     const Instance &sel = r->chain[0];
     void *state = static_cast<char *>(storage) + r->state_offset;
+    clear_error(err);
     int rc = sel.vt.plan_init(sel.mem, s->states[0], &s->topo->view, h->req, state, err);
     if (rc != SY_OK) {
         snapshot_release(s);
-        if (rc > 0) rc = SY_EINTERNAL;
-        return rc;
+        return plugin_failed(err, rc, "", sel.vt.name, "plan_init");
     }
     h->magic = kPlanMagic;
     *out = reinterpret_cast<sy_plan *>(storage);
@@ -61,6 +61,9 @@ SY_API int sy_plan_next(sy_plan *plan, sy_target *target) {
     Router *r = h->router;
     Snapshot *s = h->snap;
     const sy_topology *topo = &s->topo->view;
+    // Built on the stack and copied out: *target stays untouched at the end
+    // of the plan or on error, and an older caller's smaller struct gets the
+    // prefix it knows.
     sy_target t{};
     t.struct_size = sizeof t;
     t.node_index = UINT32_MAX;

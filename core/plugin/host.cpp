@@ -101,8 +101,8 @@ double h_json_number(const sy_json *v) {
 
 int h_json_parse(const sy_host *h, const char *text, size_t len, sy_json **out, sy_error *err) {
     if (!out) return fail(err, SY_EINVAL, "", "json_parse: out is NULL");
-    cJSON *v = json_parse(ctx(h)->router->alloc, text, len, SY_EINVAL, "", err);
-    if (!v) return err ? err->code : SY_EINVAL;
+    cJSON *v = nullptr;
+    if (int rc = json_parse(ctx(h)->router->alloc, text, len, SY_EINVAL, "", &v, err)) return rc;
     *out = reinterpret_cast<sy_json *>(v);
     return SY_OK;
 }

@@ -114,8 +114,8 @@ int load_module(Router *r, const char *file, const char *name, const char *path,
     for (uint32_t j = 0; j < n && !rc; j++)
         if (std::strcmp(found[j]->name, name) == 0) want = found[j];
     if (!rc && !want)
-        rc = fail(err, SY_EPLUGIN, path, "%s: does not provide a plugin named '%.64s' (it has %s%.64s)",
-                  file, name, n ? "'" : "none", n ? found[0]->name : "");
+        rc = fail(err, SY_EPLUGIN, path, "%s: does not provide a plugin named '%.64s' (it has %s%.64s%s)",
+                  file, name, n ? "'" : "none", n ? found[0]->name : "", n ? "'" : "");
     if (!rc && (!r->loaded.reserve(r->loaded.size() + n) ||
                 !r->loaded_origin.reserve(r->loaded_origin.size() + n)))
         rc = fail(err, SY_ENOMEM, path, "out of memory");

@@ -31,8 +31,8 @@ const struct {
 
 Request *as_mut(sy_request *q) { return reinterpret_cast<Request *>(q); }
 
-// Copies len bytes (+NUL) into b, growing it when needed.
-const char *buf_set(const Alloc &a, Buf &b, const void *data, size_t len) {
+// Makes room for len bytes (+NUL) in b; the old contents are not kept.
+char *buf_reserve(const Alloc &a, Buf &b, size_t len) {
     if (len + 1 > b.cap) {
         size_t cap = b.cap ? b.cap : 32;
         while (cap < len + 1) cap *= 2;
@@ -42,9 +42,15 @@ const char *buf_set(const Alloc &a, Buf &b, const void *data, size_t len) {
         b.p = p;
         b.cap = cap;
     }
-    if (len) std::memcpy(b.p, data, len);
     b.p[len] = 0;
     return b.p;
+}
+
+// Copies len bytes (+NUL) into b, growing it when needed.
+const char *buf_set(const Alloc &a, Buf &b, const void *data, size_t len) {
+    char *p = buf_reserve(a, b, len);
+    if (p && len) std::memcpy(p, data, len);
+    return p;
 }
 
 int set_string(Request *q, Buf &b, const char *s, const char **field, uint32_t flag) {
@@ -102,7 +108,7 @@ int parse_fields(Request *q, const cJSON *doc, sy_error *err) {
         size_t n = std::strlen(h);
         if (n % 2) return fail(err, code, "key_hex", "odd number of hex digits");
         // Decode in place into the key buffer, then hash.
-        if (!buf_set(q->alloc, q->key, "", n / 2)) return fail(err, SY_ENOMEM, "key_hex", "out of memory");
+        if (!buf_reserve(q->alloc, q->key, n / 2)) return fail(err, SY_ENOMEM, "key_hex", "out of memory");
         for (size_t i = 0; i < n / 2; i++) {
             int hi = hex_value(h[2 * i]), lo = hex_value(h[2 * i + 1]);
             if (hi < 0 || lo < 0)
@@ -169,8 +175,11 @@ int parse_fields(Request *q, const cJSON *doc, sy_error *err) {
         if ((rc = json_opt_string(entity, "type", path, code, &type, err))) return rc;
         const cJSON *idv = cJSON_GetObjectItemCaseSensitive(entity, "id");
         char num[32];
-        if (idv && cJSON_IsNumber(idv) && idv->valuedouble == static_cast<double>(static_cast<long long>(idv->valuedouble))) {
-            std::snprintf(num, sizeof num, "%lld", static_cast<long long>(idv->valuedouble));
+        if (cJSON_IsNumber(idv)) { // an integer id is its decimal text
+            PathScope pi(path, "id");
+            int64_t x;
+            if ((rc = json_int64(idv, path, code, &x, err))) return rc;
+            std::snprintf(num, sizeof num, "%lld", static_cast<long long>(x));
             id = num;
         } else if ((rc = json_opt_string(entity, "id", path, code, &id, err))) {
             return rc;
@@ -256,8 +265,8 @@ SY_API int sy_request_parse_json(sy_request *req, const char *json, size_t len, 
         return fail(err, SY_EINVAL, "", "sy_request_parse_json: request and json are required");
     Request *q = as_mut(req);
     sy_request_clear(req);
-    cJSON *doc = json_parse(q->alloc, json, len, SY_EREQUEST, "", err);
-    if (!doc) return err ? err->code : SY_EREQUEST;
+    cJSON *doc = nullptr;
+    if (int rc = json_parse(q->alloc, json, len, SY_EREQUEST, "", &doc, err)) return rc;
     q->document = doc;
     q->view.document = reinterpret_cast<const sy_json *>(doc);
     int rc = parse_fields(q, doc, err);
@@ -326,8 +335,8 @@ SY_API int sy_request_set_context_json(sy_request *req, const char *json, size_t
     if (!valid_request(req) || !json)
         return fail(err, SY_EINVAL, "", "sy_request_set_context_json: request and json are required");
     Request *q = as_mut(req);
-    cJSON *ctx = json_parse(q->alloc, json, len, SY_EREQUEST, "context", err);
-    if (!ctx) return err ? err->code : SY_EREQUEST;
+    cJSON *ctx = nullptr;
+    if (int rc = json_parse(q->alloc, json, len, SY_EREQUEST, "context", &ctx, err)) return rc;
     if (!cJSON_IsObject(ctx)) {
         json_delete(q->alloc, ctx);
         return fail(err, SY_EREQUEST, "context", "expected an object");

@@ -34,13 +34,24 @@ void drain_retired(Router *r) {
 
 } // namespace
 
+// A reader counts itself in the epoch's slot, then re-reads the epoch: if a
+// writer moved on meanwhile, that writer may already have checked the slot,
+// so the reader backs out and tries again. Once the epoch is confirmed, the
+// writer of the next epoch is bound to wait for this reader before it drops
+// the snapshot the reader is about to pin.
 Snapshot *snapshot_acquire(Router *r) {
-    uint64_t e = r->reader_epoch.load();
-    r->readers[e & 1].fetch_add(1);
-    Snapshot *s = r->current.load();
-    s->refs.fetch_add(1, std::memory_order_relaxed);
-    r->readers[e & 1].fetch_sub(1, std::memory_order_release);
-    return s;
+    for (;;) {
+        uint64_t e = r->reader_epoch.load();
+        r->readers[e & 1].fetch_add(1);
+        if (r->reader_epoch.load() != e) {
+            r->readers[e & 1].fetch_sub(1);
+            continue;
+        }
+        Snapshot *s = r->current.load();
+        s->refs.fetch_add(1, std::memory_order_relaxed);
+        r->readers[e & 1].fetch_sub(1, std::memory_order_release);
+        return s;
+    }
 }
 
 void snapshot_release(Snapshot *s) {
@@ -67,10 +78,11 @@ int router_publish(Router *r, Topology *t, sy_error *err) {
     for (size_t i = 0; i < r->chain_len; i++) {
         const Instance &in = r->chain[i];
         if (!in.vt.attach) continue;
+        clear_error(err);
         int rc = in.vt.attach(in.mem, &t->view, &s->states[i], err);
         if (rc != SY_OK) {
             s->states[i] = nullptr;
-            if (rc > 0) rc = SY_EINTERNAL;
+            rc = plugin_failed(err, rc, "topology", in.vt.name, "attach");
             snapshot_destroy(s);
             return rc;
         }
@@ -146,8 +158,8 @@ SY_API int sy_router_update_topology_json(sy_router *router, const char *json, s
     if (!valid_router(router) || !json)
         return fail(err, SY_EINVAL, "", "sy_router_update_topology_json: router and json are required");
     Router *r = reinterpret_cast<Router *>(router);
-    cJSON *doc = json_parse(r->alloc, json, len, SY_ETOPOLOGY, "", err);
-    if (!doc) return err ? err->code : SY_ETOPOLOGY;
+    cJSON *doc = nullptr;
+    if (int rc = json_parse(r->alloc, json, len, SY_ETOPOLOGY, "", &doc, err)) return rc;
     Topology *t = nullptr;
     Path path;
     int rc = topology_from_json(r->alloc, doc, doc, path, SY_ETOPOLOGY, &t, err);
@@ -193,7 +205,7 @@ SY_API int sy_router_get_interface(sy_router *router, const char *plugin, const 
         const void *p = nullptr;
         int rc = in.vt.get_interface(in.mem, iface, min_version, &p);
         if (rc != SY_OK || !p)
-            return fail(err, rc != SY_OK ? rc : SY_EUNSUPPORTED, "",
+            return fail(err, rc > 0 ? SY_EINTERNAL : rc != SY_OK ? rc : SY_EUNSUPPORTED, "",
                         "plugin '%.64s' has no interface '%.64s' of version >= %u", plugin, iface,
                         min_version);
         *iface_out = p;

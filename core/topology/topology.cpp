@@ -150,6 +150,7 @@ int store_keyspace(Topology &t, const cJSON *k, Path &path, int code, sy_error *
                 if (std::strcmp(dcs[j].datacenter, m->string) == 0)
                     return fail(err, code, path.c_str(), "duplicate datacenter");
             if ((rc = parse_rf(m, path, code, &dcs[i].replication_factor, err))) return rc;
+            dcs[i].struct_size = sizeof(sy_dc_replication);
             dcs[i].datacenter = t.arena.strdup(m->string);
             if (!dcs[i].datacenter) return fail(err, SY_ENOMEM, path.c_str(), "out of memory");
             i++;
@@ -364,6 +365,11 @@ int topology_from_desc(const Alloc &a, const sy_topology_desc *d, Topology **out
         dst.name = t->arena.strdup(k.name);
         sy_dc_replication *dcs = nullptr;
         if (k.dc_count) {
+            size_t dstride = k.dcs[0].struct_size;
+            if (dstride < offsetof(sy_dc_replication, datacenter) + sizeof(char *)) {
+                rc = fail(err, SY_EINVAL, path.c_str(), "dcs[0].struct_size is too small");
+                goto done;
+            }
             dcs = static_cast<sy_dc_replication *>(
                 t->arena.alloc(k.dc_count * sizeof(sy_dc_replication)));
             if (!dcs) {
@@ -371,12 +377,23 @@ int topology_from_desc(const Alloc &a, const sy_topology_desc *d, Topology **out
                 goto done;
             }
             for (size_t j = 0; j < k.dc_count; j++) {
-                if (!k.dcs[j].datacenter) {
-                    rc = fail(err, code, path.c_str(), "dcs[%zu].datacenter is NULL", j);
+                sy_dc_replication src{};
+                std::memcpy(&src, reinterpret_cast<const char *>(k.dcs) + j * dstride,
+                            dstride < sizeof src ? dstride : sizeof src);
+                if (src.struct_size != dstride || !src.datacenter) {
+                    rc = fail(err, code, path.c_str(),
+                              "dcs[%zu]: struct_size differs from dcs[0] or datacenter is NULL", j);
                     goto done;
                 }
-                dcs[j].datacenter = t->arena.strdup(k.dcs[j].datacenter);
-                dcs[j].replication_factor = k.dcs[j].replication_factor;
+                for (size_t m = 0; m < j; m++)
+                    if (std::strcmp(dcs[m].datacenter, src.datacenter) == 0) {
+                        rc = fail(err, code, path.c_str(), "dcs[%zu]: duplicate datacenter '%.100s'",
+                                  j, src.datacenter);
+                        goto done;
+                    }
+                dcs[j].struct_size = sizeof(sy_dc_replication);
+                dcs[j].datacenter = t->arena.strdup(src.datacenter);
+                dcs[j].replication_factor = src.replication_factor;
                 if (!dcs[j].datacenter) {
                     rc = fail(err, SY_ENOMEM, "", "out of memory");
                     goto done;

@@ -35,6 +35,15 @@ void clear_error(sy_error *err) {
     if (has(err, offsetof(sy_error, message) + sizeof err->message)) err->message[0] = 0;
 }
 
+int plugin_failed(sy_error *err, int rc, const char *path, const char *plugin, const char *hook) {
+    int code = rc > 0 ? SY_EINTERNAL : rc;
+    if (has(err, offsetof(sy_error, message) + sizeof err->message) && err->code == code &&
+        err->message[0])
+        return code;
+    return fail(err, code, path, "plugin '%.64s': %s failed: %s%s", plugin, hook,
+                sy_status_str(code), rc > 0 ? " (it returned a positive status)" : "");
+}
+
 Path::Path(const char *root) {
     buf_[0] = 0;
     if (root) append(root, std::strlen(root));

@@ -14,6 +14,12 @@ int fail(sy_error *err, int code, const char *path, const char *fmt, ...)
 int vfail(sy_error *err, int code, const char *path, const char *fmt, va_list ap);
 void clear_error(sy_error *err);
 
+// After a plugin hook failed with rc: the status the caller sees (a positive
+// rc breaks the ABI and becomes SY_EINTERNAL), with err filled by the plugin
+// if it did so for that status, else with a message naming plugin and hook.
+// Clear err (clear_error) before calling the hook.
+int plugin_failed(sy_error *err, int rc, const char *path, const char *plugin, const char *hook);
+
 // A JSON path such as `topology.nodes[2].port`, built on the stack.
 class Path {
 public:

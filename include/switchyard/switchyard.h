@@ -190,9 +190,11 @@ typedef struct sy_node {
     size_t token_count;
 } sy_node;
 
+/* An element of sy_keyspace.dcs; the array's stride is dcs[0].struct_size. */
 typedef struct sy_dc_replication {
-    const char *datacenter;
+    uint32_t struct_size;
     uint32_t replication_factor;
+    const char *datacenter;
 } sy_dc_replication;
 
 typedef struct sy_keyspace {

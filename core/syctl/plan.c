@@ -1,0 +1,182 @@
+/*
+ * syctl plan: the targets of a request's plan, in order, as text lines or as
+ * one JSON array (contract: DESIGN.md "The command-line tool syctl").
+ */
+#include "syctl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+/* ---------------------------------------------------------------- text */
+
+static const char *or_dash(const char *s) { return s && s[0] ? s : "-"; }
+
+static void print_text(size_t index, const sy_target *t) {
+    printf("%zu  %s  ", index, or_dash(t->node));
+    if (t->error) {
+        printf("error: %s", t->error);
+    } else {
+        char shard[16] = "-", weight[16] = "-";
+        if (t->flags & SY_TARGET_HAS_SHARD) snprintf(shard, sizeof shard, "%d", (int)t->shard);
+        if (t->flags & SY_TARGET_HAS_WEIGHT)
+            snprintf(weight, sizeof weight, "%d", (int)t->weight);
+        if (t->host && t->port)
+            printf(strchr(t->host, ':') ? "[%s]:%u" : "%s:%u", t->host, (unsigned)t->port);
+        else
+            fputs(or_dash(t->host), stdout);
+        printf("  dc=%s rack=%s shard=%s weight=%s tls=%s", or_dash(t->datacenter),
+               or_dash(t->rack), shard, weight, (t->flags & SY_TARGET_TLS) ? "yes" : "no");
+        if (t->url) printf(" url=%s", t->url);
+        if (t->flags & SY_TARGET_REPLICA) fputs(" replica", stdout);
+        if (t->flags & SY_TARGET_DOWN) fputs(" down", stdout);
+    }
+    uint32_t via = t->via_count < SY_VIA_MAX ? t->via_count : SY_VIA_MAX;
+    for (uint32_t i = 0; i < via; i++)
+        printf("%s%s", i ? " > " : "  via ", or_dash(t->via[i]));
+    putchar('\n');
+}
+
+/* ---------------------------------------------------------------- JSON */
+
+static int add_string(cJSON *obj, const char *key, const char *s) {
+    return (s ? cJSON_AddStringToObject(obj, key, s) : cJSON_AddNullToObject(obj, key)) != NULL;
+}
+
+static int add_number(cJSON *obj, const char *key, int present, double n) {
+    return (present ? cJSON_AddNumberToObject(obj, key, n) : cJSON_AddNullToObject(obj, key)) !=
+           NULL;
+}
+
+/* Appends one target to array; 0 when out of memory. */
+static int add_json(cJSON *array, const sy_target *t) {
+    cJSON *obj = cJSON_CreateObject();
+    if (!obj) return 0;
+    if (!cJSON_AddItemToArray(array, obj)) {
+        cJSON_Delete(obj);
+        return 0;
+    }
+    int reachable = t->error == NULL;
+    int ok = add_string(obj, "node", t->node);
+    ok = ok && add_string(obj, "host", reachable ? t->host : NULL);
+    ok = ok && add_number(obj, "port", reachable && t->port, t->port);
+    ok = ok && add_number(obj, "shard", (t->flags & SY_TARGET_HAS_SHARD) != 0, t->shard);
+    ok = ok && add_string(obj, "datacenter", t->datacenter);
+    ok = ok && add_string(obj, "rack", t->rack);
+    ok = ok && add_number(obj, "weight", (t->flags & SY_TARGET_HAS_WEIGHT) != 0, t->weight);
+    ok = ok && cJSON_AddBoolToObject(obj, "tls", (t->flags & SY_TARGET_TLS) != 0);
+    ok = ok && cJSON_AddBoolToObject(obj, "replica", (t->flags & SY_TARGET_REPLICA) != 0);
+    ok = ok && cJSON_AddBoolToObject(obj, "down", (t->flags & SY_TARGET_DOWN) != 0);
+    ok = ok && add_string(obj, "url", t->url);
+    cJSON *via = ok ? cJSON_AddArrayToObject(obj, "via") : NULL;
+    ok = via != NULL;
+    uint32_t count = t->via_count < SY_VIA_MAX ? t->via_count : SY_VIA_MAX;
+    for (uint32_t i = 0; ok && i < count; i++) {
+        cJSON *name = cJSON_CreateString(t->via[i] ? t->via[i] : "");
+        ok = name && cJSON_AddItemToArray(via, name);
+        if (!ok) cJSON_Delete(name);
+    }
+    if (ok && t->error) ok = add_string(obj, "error", t->error);
+    return ok;
+}
+
+static int print_json(const cJSON *array) {
+    char *text = cJSON_Print(array);
+    if (!text) return 0;
+    fputs(text, stdout);
+    putchar('\n');
+    cJSON_free(text);
+    return 1;
+}
+
+/* ---------------------------------------------------------------- plan */
+
+/* Iterates the plan into stdout (text) or array (JSON); returns an exit code. */
+static int walk(const syctl_args *args, sy_plan *plan, cJSON *array) {
+    const char *file = syctl_file_name(args->request);
+    size_t count = 0;
+    while (args->limit == 0 || count < args->limit) {
+        sy_target target = SY_STRUCT_INIT(sy_target);
+        int rc = sy_plan_next(plan, &target);
+        if (rc == 0) break;
+        if (rc < 0) {
+            if (rc == SY_ENOROUTE && count == 0) break;
+            fprintf(stderr, "syctl: %s: target %zu: %s (%s)\n", file, count + 1,
+                    sy_status_str(rc), sy_status_name(rc));
+            return SYCTL_EXIT_BAD;
+        }
+        count++;
+        if (!array) {
+            print_text(count, &target);
+        } else if (!add_json(array, &target)) {
+            fprintf(stderr, "syctl: %s\n", sy_status_str(SY_ENOMEM));
+            return SYCTL_EXIT_BAD;
+        }
+    }
+    if (count == 0) {
+        fprintf(stderr, "syctl: %s: no route: the plan has no target\n", file);
+        return SYCTL_EXIT_NOROUTE;
+    }
+    return SYCTL_EXIT_OK;
+}
+
+static int run(const syctl_args *args, sy_router *router, const sy_request *req,
+               cJSON *array) {
+    sy_plan_storage local;
+    void *storage = &local;
+    size_t size = sizeof local;
+    void *heap = NULL;
+    size_t need = sy_router_plan_size(router);
+    if (need > size) {
+        heap = malloc(need);
+        if (!heap) {
+            fprintf(stderr, "syctl: %s\n", sy_status_str(SY_ENOMEM));
+            return SYCTL_EXIT_BAD;
+        }
+        storage = heap;
+        size = need;
+    }
+
+    sy_plan *plan = NULL;
+    sy_error err = SY_STRUCT_INIT(sy_error);
+    int rc = sy_plan_init(router, req, storage, size, &plan, &err);
+    int code;
+    if (rc != SY_OK) {
+        syctl_print_error(syctl_file_name(args->request), &err, rc);
+        code = rc == SY_ENOROUTE ? SYCTL_EXIT_NOROUTE : SYCTL_EXIT_BAD;
+    } else {
+        code = walk(args, plan, array);
+        sy_plan_release(plan);
+    }
+    free(heap);
+    return code;
+}
+
+int syctl_cmd_plan(const syctl_args *args) {
+    sy_router *router = syctl_load_router(args);
+    if (!router) return SYCTL_EXIT_BAD;
+    sy_request *req = syctl_load_request(args, router);
+    if (!req) {
+        sy_router_free(router);
+        return SYCTL_EXIT_BAD;
+    }
+
+    cJSON *array = NULL;
+    int code = SYCTL_EXIT_BAD;
+    if (args->json && !(array = cJSON_CreateArray()))
+        fprintf(stderr, "syctl: %s\n", sy_status_str(SY_ENOMEM));
+    else
+        code = run(args, router, req, array);
+    /* JSON: the whole array or nothing; an empty one when there is no route. */
+    if (array && (code == SYCTL_EXIT_OK || code == SYCTL_EXIT_NOROUTE) && !print_json(array)) {
+        fprintf(stderr, "syctl: %s\n", sy_status_str(SY_ENOMEM));
+        code = SYCTL_EXIT_BAD;
+    }
+
+    cJSON_Delete(array);
+    sy_request_free(req);
+    sy_router_free(router);
+    return code;
+}
