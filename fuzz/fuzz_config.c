@@ -1,0 +1,127 @@
+/*
+ * Fuzz target: the config parser (sy_router_new, sy_config_check).
+ *
+ * The input is a config document. It runs once without allocation failures
+ * (the reference) and, when the input's schedule says so (see
+ * fuzz_common.h), once more with failures injected. It checks that
+ *  - a failure returns a known status, fills sy_error with the same code and
+ *    a message, and leaves *out untouched;
+ *  - a router that was built starts at epoch 1, plans an empty and a keyed
+ *    request without allocating, and frees everything it allocated;
+ *  - sy_config_check reports every error it returns (the first one being
+ *    the returned code) and agrees with sy_router_new;
+ *  - an injected allocation failure either changes nothing or comes back as
+ *    SY_ENOMEM.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fuzz_common.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+struct outcome {
+    int rc;           /* sy_router_new */
+    sy_error err;
+    unsigned long injected;
+    int check_rc;     /* sy_config_check */
+    unsigned reports;
+    sy_error first;   /* its first report */
+    unsigned long check_injected;
+};
+
+static void on_diag(const sy_error *error, void *user_data)
+{
+    struct outcome *o = user_data;
+    if (!error) syf_fail("sy_config_check reported a NULL error");
+    syf_check_error("sy_config_check report", error->code, error);
+    if (o->reports++ == 0) o->first = *error;
+    if (o->reports > 100000) syf_fail("sy_config_check reported more than 100000 errors");
+}
+
+static void plan_requests(sy_router *router)
+{
+    sy_request *req = NULL;
+    sy_error err = { .struct_size = (uint32_t)sizeof(sy_error) };
+    int rc = sy_request_new(router, &req, &err);
+    if (rc != SY_OK) syf_fail("sy_request_new: %s: %s", sy_status_name(rc), err.message);
+    syf_plan(router, req);
+    if (sy_request_set_key(req, "fuzz", 4) != SY_OK) syf_fail("sy_request_set_key failed");
+    if (sy_request_set_keyspace(req, "ks") != SY_OK) syf_fail("sy_request_set_keyspace failed");
+    syf_plan(router, req);
+    sy_request_free(req);
+}
+
+static void run(const char *json, size_t size, int inject, struct outcome *o)
+{
+    memset(o, 0, sizeof *o);
+    o->err.struct_size = (uint32_t)sizeof(sy_error);
+
+    sy_router *const untouched = (sy_router *)(uintptr_t)0x5f5f;
+    sy_router *router = untouched;
+    unsigned long before = syf_injected();
+    syf_arm(inject);
+    o->rc = sy_router_new(json, size, syf_options(), &router, &o->err);
+    syf_arm(0);
+    o->injected = syf_injected() - before;
+    syf_note("sy_router_new: %s (%s: %s)", sy_status_name(o->rc), o->rc ? o->err.path : "",
+             o->rc ? o->err.message : "");
+    if (o->rc == SY_OK) {
+        if (!router || router == untouched) syf_fail("sy_router_new: OK without a router");
+        if (sy_router_epoch(router) != 1)
+            syf_fail("new router at epoch %llu, not 1",
+                     (unsigned long long)sy_router_epoch(router));
+        plan_requests(router);
+        sy_router_free(router);
+    } else {
+        syf_check_error("sy_router_new", o->rc, &o->err);
+        if (router != untouched) syf_fail("sy_router_new failed but changed *out");
+    }
+    syf_end();
+
+    before = syf_injected();
+    syf_arm(inject);
+    o->check_rc = sy_config_check(json, size, syf_options(), on_diag, o);
+    syf_arm(0);
+    o->check_injected = syf_injected() - before;
+    syf_note("sy_config_check: %s, %u error(s) reported", sy_status_name(o->check_rc),
+             o->reports);
+    if (o->check_rc != SY_OK) {
+        syf_check_error("sy_config_check", o->check_rc, NULL);
+        if (o->reports == 0)
+            syf_fail("sy_config_check returned %s without reporting it",
+                     sy_status_name(o->check_rc));
+        if (o->first.code != o->check_rc)
+            syf_fail("sy_config_check returned %s but first reported %s",
+                     sy_status_name(o->check_rc), sy_status_name(o->first.code));
+    } else if (o->reports != 0) {
+        syf_fail("sy_config_check returned SY_OK after reporting %u error(s)", o->reports);
+    }
+    syf_end();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size > SYF_MAX_INPUT) return 0;
+    syf_init();
+    int inject = syf_begin(data, size);
+    const char *json = (const char *)data;
+
+    struct outcome ref;
+    run(json, size, 0, &ref);
+    /* Without failures, checking and building agree on the first error. */
+    if (ref.rc != ref.check_rc)
+        syf_fail("sy_router_new says %s (%s: %s) but sy_config_check says %s (%s: %s)",
+                 sy_status_name(ref.rc), ref.err.path, ref.err.message,
+                 sy_status_name(ref.check_rc), ref.first.path, ref.first.message);
+
+    if (inject) {
+        struct outcome o;
+        run(json, size, 1, &o);
+        syf_check_outcome("sy_router_new", ref.rc, &ref.err, o.rc, &o.err, o.injected);
+        syf_check_outcome("sy_config_check", ref.check_rc, &ref.first, o.check_rc, &o.first,
+                          o.check_injected);
+    }
+    return 0;
+}
