@@ -271,6 +271,10 @@ int router_create(const char *json, size_t len, const sy_router_options *opts, D
         r->log_data = opts->log_user_data;
         r->log_destroy = opts->log_destroy;
         if (opts->log_level) r->log_level = opts->log_level;
+        if (opts->struct_size >= offsetof(sy_router_options, clock_user_data) + sizeof(void *)) {
+            r->clock_fn = opts->clock_ns;
+            r->clock_data = opts->clock_user_data;
+        }
     }
     int rc = configure(r, json, len, opts, d);
     if (rc || !out) {

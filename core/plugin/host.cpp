@@ -36,17 +36,22 @@ void h_set_error(sy_error *err, int code, const char *path, const char *fmt, ...
     va_end(ap);
 }
 
-uint64_t h_now_ns(const sy_host *) {
+uint64_t monotonic_ns() {
     timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
 }
 
+uint64_t h_now_ns(const sy_host *h) {
+    const Router *r = ctx(h)->router;
+    return r->clock_fn ? r->clock_fn(r->clock_data) : monotonic_ns();
+}
+
 // splitmix64 per thread, seeded from a process-wide counter and the clock.
 std::atomic<uint64_t> g_seed{0x9e3779b97f4a7c15ull};
-uint64_t h_random(const sy_host *h) {
+uint64_t h_random(const sy_host *) {
     thread_local uint64_t state = 0;
-    if (!state) state = g_seed.fetch_add(0x9e3779b97f4a7c15ull) ^ h_now_ns(h) ^ 1;
+    if (!state) state = g_seed.fetch_add(0x9e3779b97f4a7c15ull) ^ monotonic_ns() ^ 1;
     uint64_t z = (state += 0x9e3779b97f4a7c15ull);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;

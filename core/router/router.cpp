@@ -183,10 +183,12 @@ SY_API int sy_router_report(sy_router *router, const sy_target *target,
     // Plugins read the full current layout: widen an older caller's struct.
     sy_target t{};
     std::memcpy(&t, target, target->struct_size < sizeof t ? target->struct_size : sizeof t);
+    Snapshot *s = snapshot_acquire(r);
     for (size_t i = 0; i < r->chain_len; i++) {
         const Instance &in = r->chain[i];
-        if (in.vt.on_outcome) in.vt.on_outcome(in.mem, &t, outcome);
+        if (in.vt.on_outcome) in.vt.on_outcome(in.mem, s->states[i], &s->topo->view, &t, outcome);
     }
+    snapshot_release(s);
     return SY_OK;
 }
 

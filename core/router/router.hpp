@@ -55,6 +55,8 @@ struct Router {
     void *log_data = nullptr;
     sy_destroy_fn log_destroy = nullptr;
     uint32_t log_level = SY_LOG_WARN;
+    uint64_t (*clock_fn)(void *) = nullptr; // NULL: CLOCK_MONOTONIC
+    void *clock_data = nullptr;
 
     Vec<LoadedModule> modules{alloc};
     Vec<const sy_plugin *> loaded{alloc}; // vtables enumerated from modules

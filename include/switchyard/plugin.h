@@ -16,7 +16,8 @@
  *  - plan_init/plan_next/translate run concurrently from many threads against
  *    immutable state: they must not allocate, block or mutate shared state
  *    except through atomics;
- *  - on_outcome runs concurrently too (use atomics or per-node counters).
+ *  - on_outcome runs concurrently too, against the current snapshot's state
+ *    (use atomics in per-snapshot or per-instance counters).
  */
 #ifndef SWITCHYARD_PLUGIN_H
 #define SWITCHYARD_PLUGIN_H
@@ -180,8 +181,12 @@ struct sy_plugin {
     int (*translate)(void *instance, const void *state, const sy_topology *topology,
                      const sy_request_view *request, sy_target *target, char *scratch,
                      size_t scratch_size);
-    /* Since: 1. Optional. */
-    void (*on_outcome)(void *instance, const sy_target *target, const sy_outcome *outcome);
+    /* Since: 1. Optional. state and topology are the router's current
+     * snapshot when the outcome is reported; the target may come from an
+     * older one, so trust target->node_index only when target->epoch equals
+     * topology->epoch (else look the node up by target->node). */
+    void (*on_outcome)(void *instance, const void *state, const sy_topology *topology,
+                       const sy_target *target, const sy_outcome *outcome);
     /* Since: 1. Optional: typed extension interfaces by name and version. */
     int (*get_interface)(void *instance, const char *name, uint32_t min_version,
                          const void **iface);

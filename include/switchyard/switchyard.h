@@ -151,6 +151,11 @@ typedef struct sy_router_options {
     /* Relative plugin_path entries of the config are tried against this
      * directory too (syctl passes the config file's directory). */
     const char *base_dir;
+    /* A monotonic clock in nanoseconds for everything time-based (latency
+     * averages, liveness windows); NULL: CLOCK_MONOTONIC. Tests and
+     * simulations pass a fake one. Must be thread-safe. */
+    uint64_t (*clock_ns)(void *user_data);
+    void *clock_user_data;
 } sy_router_options;
 
 /* Creates a router from a JSON config (see README "Config"). opts may be NULL. */

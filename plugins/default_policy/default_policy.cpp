@@ -364,7 +364,8 @@ const char *outcome_name(uint32_t kind) {
 
 // Counts successes and failures per node (the future latency awareness reads
 // them); only targets this plugin produced are counted.
-void dp_on_outcome(void *instance, const sy_target *target, const sy_outcome *outcome) {
+void dp_on_outcome(void *instance, const void *, const sy_topology *, const sy_target *target,
+                   const sy_outcome *outcome) {
     Policy *p = policy(instance);
     if (!target->node || target->via_count == 0 || !str_eq(target->via[0], kPluginName)) return;
     NodeCounts counts{};

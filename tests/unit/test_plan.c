@@ -20,6 +20,7 @@
 /* Counters shared by every probe instance (tests run one at a time). */
 static int g_plan_init, g_plan_next, g_attach, g_detach, g_outcomes_sel, g_outcomes_tr;
 static uint32_t g_last_outcome_kind;
+static uint64_t g_plan_clock; /* host->now_ns() as plan_init saw it */
 
 typedef struct sel_instance {
     const sy_host *host;
@@ -66,6 +67,7 @@ static int sel_plan_init(void *instance, const void *state, const sy_topology *t
     (void)request;
     assert_ptr_equal(state, topology);
     g_plan_init++;
+    g_plan_clock = s->host->now_ns(s->host);
     if (s->fail) {
         s->host->set_error(err, SY_ENOROUTE, "", "tp_sel: asked to fail");
         return SY_ENOROUTE;
@@ -90,7 +92,9 @@ static int sel_plan_next(void *instance, void *plan_state, sy_target *target) {
     return 1;
 }
 
-static void sel_on_outcome(void *instance, const sy_target *target, const sy_outcome *outcome) {
+static void sel_on_outcome(void *instance, const void *state, const sy_topology *topology,
+                           const sy_target *target, const sy_outcome *outcome) {
+    assert_ptr_equal(state, topology); /* the current snapshot's state */
     (void)instance;
     (void)target;
     g_outcomes_sel++;
@@ -158,7 +162,10 @@ static int tr_translate(void *instance, const void *state, const sy_topology *to
     return SY_OK;
 }
 
-static void tr_on_outcome(void *instance, const sy_target *target, const sy_outcome *outcome) {
+static void tr_on_outcome(void *instance, const void *state, const sy_topology *topology,
+                          const sy_target *target, const sy_outcome *outcome) {
+    (void)state;
+    (void)topology;
     (void)instance;
     (void)target;
     (void)outcome;
@@ -446,6 +453,34 @@ static void test_outcomes_reach_every_plugin(void **state) {
     sy_router_free(r);
 }
 
+static uint64_t fake_clock(void *user_data) { return *(const uint64_t *)user_data; }
+
+/* A router's clock is the caller's when given: plugins' time comes from it. */
+static void test_fake_clock_reaches_plugins(void **state) {
+    (void)state;
+    uint64_t now = 123456789;
+    sy_router_options o = SY_STRUCT_INIT(sy_router_options);
+    o.clock_ns = fake_clock;
+    o.clock_user_data = &now;
+    const char *json = "{\"selector\": {\"plugin\": \"tp_sel\"}}";
+    sy_router *r = NULL;
+    sy_error err = SY_STRUCT_INIT(sy_error);
+    assert_int_equal(sy_router_new(json, strlen(json), &o, &r, &err), SY_OK);
+    sy_request *q = NULL;
+    assert_int_equal(sy_request_new(r, &q, &err), SY_OK);
+    sy_plan_storage st;
+    sy_plan *p = NULL;
+    assert_int_equal(sy_plan_init(r, q, &st, sizeof st, &p, &err), SY_OK);
+    sy_plan_release(p);
+    assert_true(g_plan_clock == 123456789);
+    now += 5000;
+    assert_int_equal(sy_plan_init(r, q, &st, sizeof st, &p, &err), SY_OK);
+    sy_plan_release(p);
+    assert_true(g_plan_clock == 123461789);
+    sy_request_free(q);
+    sy_router_free(r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_plan_is_lazy, setup),
@@ -456,6 +491,7 @@ int main(void) {
         cmocka_unit_test_setup(test_plan_keeps_its_snapshot, setup),
         cmocka_unit_test_setup(test_old_target_struct, setup),
         cmocka_unit_test_setup(test_outcomes_reach_every_plugin, setup),
+        cmocka_unit_test_setup(test_fake_clock_reaches_plugins, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
