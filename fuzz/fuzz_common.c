@@ -401,6 +401,9 @@ int syf_plan(sy_router *router, const sy_request *req)
     } else {
         if (!plan) syf_fail("sy_plan_init succeeded with a NULL plan");
         int n = 0;
+        /* No topology node comes twice in one plan. */
+        static unsigned char seen[(1 << 16) / 8];
+        memset(seen, 0, sizeof seen);
         for (;;) {
             sy_target t = { .struct_size = (uint32_t)sizeof(sy_target) };
             int next = sy_plan_next(plan, &t);
@@ -414,6 +417,12 @@ int syf_plan(sy_router *router, const sy_request *req)
             }
             if (next != 1) syf_fail("sy_plan_next returned %d", next);
             syf_check_target(&t, epoch);
+            if (t.node_index < (1u << 16)) {
+                unsigned char bit = (unsigned char)(1u << (t.node_index & 7));
+                if (seen[t.node_index >> 3] & bit)
+                    syf_fail("node %u ('%s') comes twice in one plan", t.node_index, t.node ? t.node : "");
+                seen[t.node_index >> 3] |= bit;
+            }
             if (++n > SYF_PLAN_MAX) syf_fail("plan does not end after %d targets", n);
         }
         /* After the end, the plan stays at its end. */

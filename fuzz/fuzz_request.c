@@ -48,7 +48,7 @@ static const char *const configs[] = {
     " \"permit_dc_failover\": true, \"seed\": 7}}, " ADDRESS_MAP "}",
 
     "{" TOPOLOGY ", \"selector\": {\"plugin\": \"default_policy\", \"config\": {"
-    "\"mode\": \"round_robin\", \"enable_shuffling\": false}}}",
+    "\"mode\": \"round_robin\", \"seed\": 3}}}",
 
     "{" TOPOLOGY ", \"selector\": {\"plugin\": \"default_policy\", \"config\": {"
     "\"mode\": \"single_target\", \"target\": \"n2\"}}, " ADDRESS_MAP "}",
@@ -56,6 +56,9 @@ static const char *const configs[] = {
     "{" TOPOLOGY ", \"selector\": {\"plugin\": \"default_policy\", \"config\": {"
     "\"token_aware\": false, \"preferred_datacenter\": \"dc2\", \"seed\": 1,"
     " \"latency_awareness\": {\"exclusion_threshold\": 2.0, \"minimum_measurements\": 1}}}}",
+
+    "{" TOPOLOGY ", \"selector\": {\"plugin\": \"default_policy\", \"config\": {"
+    "\"enable_shuffling\": false, \"shard_ignore_msb\": 8}}, " ADDRESS_MAP "}",
 };
 
 static void check_parse_error(const char *what, int rc, const sy_error *err)

@@ -5,23 +5,20 @@
 //    "target": "<node id or host:port>",                    (single_target only)
 //    "preferred_datacenter": "dc1", "preferred_rack": "r1",
 //    "token_aware": true, "permit_dc_failover": false, "enable_shuffling": true,
-//    "seed": <int>,
+//    "seed": <int>, "shard_ignore_msb": 12,
 //    "latency_awareness": {"exclusion_threshold": 2.0, "scale_ms": 100,
 //                          "retry_period_ms": 10000, "update_rate_ms": 100,
 //                          "minimum_measurements": 50}}
 // Every key is type-checked, unknown keys are errors, and errors name
-// config_path + ".key".
-//
-// Status: "round_robin" and "single_target" are complete. "default" is an
-// interim round-robin over up nodes with preferred-datacenter/rack tiers (see
-// round_robin.hpp); token awareness, replica shuffling and latency awareness
-// are validated but not implemented yet, and create() logs that at INFO.
+// config_path + ".key". A preferred datacenter that the config's own
+// topology does not have is an error too (found at the first attach).
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
 #include <new>
 
-#include "default_policy/outcome_stats.hpp"
+#include "default_policy/default_mode.hpp"
+#include "default_policy/node_stats.hpp"
 #include "default_policy/policy.hpp"
 #include "default_policy/round_robin.hpp"
 #include "default_policy/single_target.hpp"
@@ -29,18 +26,21 @@
 namespace syp::dp {
 namespace {
 
-// Plan storage of every mode. The full "default" mode adds its member here.
+// Plan storage of every mode.
 union PlanState {
+    DefaultPlan standard;
     RoundRobinPlan round_robin;
     SingleTargetPlan single_target;
 };
+// Leaves room in SY_PLAN_STORAGE_SIZE for the header and 3 translators.
 static_assert(sizeof(PlanState) <= 256, "plan state must stay small");
 
 // ---------------------------------------------------------------- config
 
 const char *const kKeys[] = {"mode",          "target",           "preferred_datacenter",
                              "preferred_rack", "token_aware",      "permit_dc_failover",
-                             "enable_shuffling", "seed",           "latency_awareness", nullptr};
+                             "enable_shuffling", "seed",           "latency_awareness",
+                             "shard_ignore_msb", nullptr};
 const char *const kLatencyKeys[] = {"exclusion_threshold", "scale_ms", "retry_period_ms",
                                     "update_rate_ms", "minimum_measurements", nullptr};
 const char kModes[] = "expected one of \"default\", \"round_robin\", \"single_target\"";
@@ -223,25 +223,32 @@ int parse_latency(Parser &ps, const sy_json *config, LatencyConfig *lc) {
                        ps.describe(la, b, sizeof b));
     }
     int rc = ps.check_keys(la, kLatencyKeys, "latency_awareness.");
+    // Durations in ms, kept in ns; the upper bound keeps ns within 64 bits.
     double mm = static_cast<double>(lc->minimum_measurements);
+    double scale = static_cast<double>(lc->scale_ns) / 1e6, retry = static_cast<double>(lc->retry_period_ns) / 1e6,
+           rate = static_cast<double>(lc->update_rate_ns) / 1e6;
+    auto positive_ms = [](double x) { return x > 0 && x <= 1e12; };
     if (!rc)
         rc = ps.number(la, "exclusion_threshold", "latency_awareness.exclusion_threshold", "a number > 1",
                        [](double x) { return x > 1; }, &lc->exclusion_threshold);
     if (!rc)
-        rc = ps.number(la, "scale_ms", "latency_awareness.scale_ms", "a number > 0",
-                       [](double x) { return x > 0; }, &lc->scale_ms);
+        rc = ps.number(la, "scale_ms", "latency_awareness.scale_ms", "a number of ms > 0", positive_ms, &scale);
     if (!rc)
-        rc = ps.number(la, "retry_period_ms", "latency_awareness.retry_period_ms", "a number >= 0",
-                       [](double x) { return x >= 0; }, &lc->retry_period_ms);
+        rc = ps.number(la, "retry_period_ms", "latency_awareness.retry_period_ms", "a number of ms > 0", positive_ms,
+                       &retry);
     if (!rc)
-        rc = ps.number(la, "update_rate_ms", "latency_awareness.update_rate_ms", "a number > 0",
-                       [](double x) { return x > 0; }, &lc->update_rate_ms);
+        rc = ps.number(la, "update_rate_ms", "latency_awareness.update_rate_ms", "a number of ms > 0", positive_ms,
+                       &rate);
     if (!rc)
-        rc = ps.number(la, "minimum_measurements", "latency_awareness.minimum_measurements",
-                       "an integer >= 0", [](double x) { return x >= 0 && x <= 1e15 && is_integer(x); },
-                       &mm);
+        rc = ps.number(la, "minimum_measurements", "latency_awareness.minimum_measurements", "an integer >= 1",
+                       [](double x) { return x >= 1 && x <= 1e15 && is_integer(x); }, &mm);
     if (rc) return rc;
     lc->minimum_measurements = static_cast<uint64_t>(mm);
+    lc->scale_ns = static_cast<uint64_t>(scale * 1e6);
+    lc->retry_period_ns = static_cast<uint64_t>(retry * 1e6);
+    lc->update_rate_ns = static_cast<uint64_t>(rate * 1e6);
+    if (!lc->scale_ns) lc->scale_ns = 1;
+    if (!lc->update_rate_ns) lc->update_rate_ns = 1;
     lc->enabled = true;
     return SY_OK;
 }
@@ -272,7 +279,22 @@ int parse_config(Policy *p, const sy_json *config, Parser &ps) {
             c.seed = static_cast<int64_t>(seed);
         }
     }
+    if (!rc) {
+        double msb = c.shard_ignore_msb;
+        rc = ps.number(config, "shard_ignore_msb", "shard_ignore_msb", "an integer 0..63",
+                       [](double x) { return x >= 0 && x <= 63 && is_integer(x); }, &msb);
+        c.shard_ignore_msb = static_cast<uint32_t>(msb);
+    }
     if (!rc) rc = parse_latency(ps, config, &c.latency);
+    if (!rc && c.mode != Mode::standard) {
+        // Options of the default mode do nothing in the others: say so rather than ignore them.
+        static const char *const only_default[] = {"preferred_datacenter", "preferred_rack", "token_aware",
+                                                   "permit_dc_failover", "enable_shuffling", "latency_awareness",
+                                                   "shard_ignore_msb"};
+        for (const char *k : only_default)
+            if (ps.h->json_type(ps.h->json_get(config, k)) != SY_JSON_MISSING)
+                return ps.fail(k, "only used with \"mode\": \"default\" (mode is \"%s\")", mode_name(c.mode));
+    }
     return rc;
 }
 
@@ -282,7 +304,7 @@ void release(Policy *p) {
     p->cfg.preferred_dc.reset(h);
     p->cfg.preferred_rack.reset(h);
     p->target_host.reset(h);
-    p->stats.release(h);
+    p->config_path.reset(h);
 }
 
 // ---------------------------------------------------------------- vtable
@@ -300,16 +322,17 @@ int dp_create(void *instance, const sy_host *host, const sy_json *config, const 
         p->~Policy();
         return rc;
     }
+    if (!p->config_path.assign(host, config_path ? config_path : "")) {
+        release(p);
+        p->~Policy();
+        host->set_error(err, SY_ENOMEM, config_path, "out of memory");
+        return SY_ENOMEM;
+    }
     // Successive plans start at successive nodes; where the rotation begins
     // is the seed's, or random so that many clients do not all start at node 0.
+    // Without a seed, shuffling off still needs one fixed permutation: pick it now.
+    if (!p->cfg.has_seed) p->cfg.seed = static_cast<int64_t>(host->random_u64(host));
     p->rotation.store(p->cfg.has_seed ? static_cast<uint64_t>(p->cfg.seed) : host->random_u64(host));
-    if (p->cfg.mode == Mode::standard)
-        host->log(host, SY_LOG_INFO,
-                  "mode \"default\": token awareness, replica shuffling and latency awareness are not "
-                  "implemented yet; planning round-robin over up nodes%s%s%s%s",
-                  p->cfg.preferred_dc.s ? ", preferred_datacenter '" : "",
-                  p->cfg.preferred_dc.s ? p->cfg.preferred_dc.s : "", p->cfg.preferred_dc.s ? "' first" : "",
-                  p->cfg.preferred_dc.s && !p->cfg.permit_dc_failover ? " (no DC failover)" : "");
     return SY_OK;
 }
 
@@ -321,39 +344,54 @@ void dp_destroy(void *instance) {
 
 int dp_attach(void *instance, const sy_topology *topology, void **state, sy_error *err) {
     Policy *p = policy(instance);
+    StateHeader *st = nullptr;
+    int rc = p->cfg.mode == Mode::single_target ? st_attach(p, topology, &st, err)
+             : p->cfg.mode == Mode::round_robin ? rr_attach(p, topology, &st, err)
+                                                : dm_attach(p, topology, &st, err);
+    if (rc != SY_OK) return rc;
     // Without room for every node's counters the snapshot would silently lose
     // outcomes: refuse it instead, so the update fails and nothing changes.
-    if (!p->stats.reserve(p->host, topology->node_count)) {
-        p->host->set_error(err, SY_ENOMEM, "", "default_policy: out of memory for the outcome counters of %zu nodes",
-                           topology->node_count);
-        return SY_ENOMEM;
+    if ((rc = stats_attach(p, st, err)) != SY_OK) {
+        state_free(p->host, st);
+        return rc;
     }
-    if (p->cfg.mode == Mode::single_target) return st_attach(p, topology, state, err);
-    return rr_attach(p, topology, state, err);
+    p->attached_once = true;
+    *state = st;
+    return SY_OK;
 }
 
 void dp_detach(void *instance, void *state) {
     if (!state) return;
-    const sy_host *h = policy(instance)->host;
-    h->free(h, state, static_cast<StateHeader *>(state)->alloc_size);
+    Policy *p = policy(instance);
+    stats_detach(p, static_cast<StateHeader *>(state));
+    state_free(p->host, static_cast<StateHeader *>(state));
 }
 
-int dp_plan_init(void *instance, const void *state, const sy_topology *, const sy_request_view *,
+int dp_plan_init(void *instance, const void *state, const sy_topology *, const sy_request_view *request,
                  void *plan_state, sy_error *err) {
     Policy *p = policy(instance);
     if (!state) {
         p->host->set_error(err, SY_EINTERNAL, "", "default_policy: no topology attached");
         return SY_EINTERNAL;
     }
-    if (p->cfg.mode == Mode::single_target)
+    switch (p->cfg.mode) {
+    case Mode::single_target:
         return st_plan_init(p, static_cast<const SingleTargetState *>(state), plan_state, err);
-    return rr_plan_init(p, static_cast<const RoundRobinState *>(state), plan_state, err);
+    case Mode::round_robin:
+        return rr_plan_init(p, static_cast<const RoundRobinState *>(state), plan_state, err);
+    case Mode::standard: break;
+    }
+    return dm_plan_init(p, static_cast<const DefaultState *>(state), request, plan_state, err);
 }
 
 int dp_plan_next(void *instance, void *plan_state, sy_target *target) {
     auto *ps = static_cast<PlanState *>(plan_state);
-    if (policy(instance)->cfg.mode == Mode::single_target) return st_plan_next(&ps->single_target, target);
-    return rr_plan_next(&ps->round_robin, target);
+    switch (policy(instance)->cfg.mode) {
+    case Mode::single_target: return st_plan_next(&ps->single_target, target);
+    case Mode::round_robin: return rr_plan_next(&ps->round_robin, target);
+    case Mode::standard: break;
+    }
+    return dm_plan_next(&ps->standard, target);
 }
 
 const char *outcome_name(uint32_t kind) {
@@ -362,20 +400,25 @@ const char *outcome_name(uint32_t kind) {
     return kind < sizeof names / sizeof names[0] ? names[kind] : "unknown";
 }
 
-// Counts successes and failures per node (the future latency awareness reads
-// them); only targets this plugin produced are counted.
-void dp_on_outcome(void *instance, const void *, const sy_topology *, const sy_target *target,
+// Counts successes and failures and feeds latency awareness, in the current
+// snapshot's statistics; only targets this plugin produced count.
+void dp_on_outcome(void *instance, const void *state, const sy_topology *, const sy_target *target,
                    const sy_outcome *outcome) {
     Policy *p = policy(instance);
-    if (!target->node || target->via_count == 0 || !str_eq(target->via[0], kPluginName)) return;
-    NodeCounts counts{};
-    if (!p->stats.record(target->node, outcome->kind == SY_OUTCOME_SUCCESS, &counts)) return;
+    if (!state || !target->node || target->via_count == 0 || !str_eq(target->via[0], kPluginName)) return;
+    const auto *st = static_cast<const StateHeader *>(state);
+    uint32_t i = resolve_target(st, target);
+    if (i == kNoNode) return; // a node the topology no longer has
     const sy_host *h = p->host;
+    uint64_t now = p->cfg.latency.enabled ? h->now_ns(h) : 0;
+    NodeStats &s = st->stats[i];
+    stats_record(p, s, outcome, now);
+    if (p->cfg.latency.enabled) maybe_update_min(p, st, now);
     if (h->log_enabled(h, SY_LOG_DEBUG))
         h->log(h, SY_LOG_DEBUG, "outcome %s at node '%s' after %.3f ms: %llu successes, %llu failures",
                outcome_name(outcome->kind), target->node, static_cast<double>(outcome->latency_ns) / 1e6,
-               static_cast<unsigned long long>(counts.successes),
-               static_cast<unsigned long long>(counts.failures));
+               static_cast<unsigned long long>(s.successes.load(std::memory_order_relaxed)),
+               static_cast<unsigned long long>(s.failures.load(std::memory_order_relaxed)));
 }
 
 } // namespace
@@ -386,7 +429,7 @@ const sy_plugin kDefaultPolicy = {
     .abi_version = SY_PLUGIN_ABI_VERSION,
     .struct_size = sizeof(sy_plugin),
     .name = syp::dp::kPluginName,
-    .description = "ScyllaDB-style default policy: modes default (interim), round_robin, single_target",
+    .description = "ScyllaDB-style default policy: token/DC/rack/latency-aware, round_robin, single_target",
     .roles = SY_ROLE_SELECTOR,
     .instance_size = sizeof(syp::dp::Policy),
     .plan_state_size = sizeof(syp::dp::PlanState),

@@ -2,12 +2,12 @@
 //
 // File layout (one translation unit, default_policy.cpp, includes the rest):
 //   policy.hpp         instance, config, per-snapshot state header, target filling
-//   outcome_stats.hpp  per-node success/failure counters fed by on_outcome
-//   round_robin.hpp    modes "round_robin" and (for now) "default"
+//   node_stats.hpp     per-node outcome counters and latency averages, per snapshot
+//   ring.hpp           token ring, replica placement, Scylla shards
+//   default_mode.hpp   mode "default": token/DC/rack/latency-aware plans
+//   round_robin.hpp    mode "round_robin"
 //   single_target.hpp  mode "single_target"
 //   default_policy.cpp config parsing, the vtable and the per-mode dispatch
-// The token/DC/latency-aware "default" mode will get its own default_mode.hpp
-// with its own per-snapshot state and plan state (a member of PlanState).
 #pragma once
 
 #include <switchyard/plugin.h>
@@ -18,7 +18,6 @@
 #include <cstring>
 
 #include "address_map/hostport.hpp"
-#include "default_policy/outcome_stats.hpp"
 
 namespace syp::dp {
 
@@ -55,14 +54,13 @@ struct OwnedString {
     }
 };
 
-// "latency_awareness": validated and kept, not used yet (the full default
-// mode uses it). Defaults are ScyllaDB's LatencyAwarenessBuilder's.
+// "latency_awareness": ScyllaDB's LatencyAwarenessBuilder defaults, in ns.
 struct LatencyConfig {
     bool enabled = false;
     double exclusion_threshold = 2.0;
-    double scale_ms = 100;
-    double retry_period_ms = 10000;
-    double update_rate_ms = 100;
+    uint64_t scale_ns = 100'000'000;
+    uint64_t retry_period_ns = 10'000'000'000;
+    uint64_t update_rate_ns = 100'000'000;
     uint64_t minimum_measurements = 50;
 };
 
@@ -76,39 +74,86 @@ struct Config {
     bool enable_shuffling = true;
     bool has_seed = false;
     int64_t seed = 0;
+    uint32_t shard_ignore_msb = 12; // Scylla's SCYLLA_SHARDING_IGNORE_MSB
     LatencyConfig latency;
 };
+
+struct StateHeader;
 
 struct Policy {
     const sy_host *host = nullptr;
     Config cfg;
+    OwnedString config_path; // for errors found at attach
     // single_target: the target parsed as host:port, when it is one.
     bool target_is_endpoint = false;
-    Endpoint target_ep;       // target_ep.host points into target_host
-    OwnedString target_host;  // IPv6 without brackets, as a connector wants it
-    // Successive plans start at successive nodes.
+    Endpoint target_ep;      // target_ep.host points into target_host
+    OwnedString target_host; // IPv6 without brackets, as a connector wants it
+    // Successive plans start at successive nodes / draw fresh randomness.
     std::atomic<uint64_t> rotation{0};
-    OutcomeStats stats;
+    // The newest live state, whose statistics the next attach carries over
+    // (the tail of the live states' list). Written by attach/detach only,
+    // which the host serialises.
+    StateHeader *latest = nullptr;
+    bool attached_once = false;
+    // Latency awareness: the global minimum average (double bits; +inf: none
+    // yet) and when it was last recomputed.
+    std::atomic<uint64_t> min_avg_bits{0x7ff0000000000000ull};
+    std::atomic<uint64_t> min_updated_ns{0};
 };
 
-// Every per-snapshot state starts with this, so detach can free any of them.
+struct NodeStats;
+
+// Every per-snapshot state starts with this: the blocks it owns, the node
+// statistics outcomes feed, and an id -> node index table to find a node of
+// an older snapshot's target.
+constexpr uint32_t kMaxBlocks = 24;
+
 struct StateHeader {
-    size_t alloc_size;
     Mode mode;
+    uint32_t block_count;
     const sy_topology *topology; // lives as long as the snapshot and the state
+    StateHeader *prev, *next;    // live states, in attach order
+    void *blocks[kMaxBlocks];
+    size_t block_sizes[kMaxBlocks];
+    NodeStats *stats;            // topology->node_count of them
+    const uint32_t *id_slots;    // node index + 1, 0 free; id_mask + 1 slots
+    uint64_t id_mask;
 };
 
-inline void *state_alloc(const sy_host *h, size_t size, Mode mode, const sy_topology *t) {
+inline bool str_eq(const char *a, const char *b) { return a && b && std::strcmp(a, b) == 0; }
+
+// Allocates a block the state owns (zeroed); NULL when out of memory or blocks.
+inline void *state_block(const sy_host *h, StateHeader *st, size_t size, size_t align = 16) {
+    if (st->block_count == kMaxBlocks) return nullptr;
+    if (size == 0) size = 1;
+    void *p = h->alloc(h, size, align);
+    if (!p) return nullptr;
+    std::memset(p, 0, size);
+    st->blocks[st->block_count] = p;
+    st->block_sizes[st->block_count++] = size;
+    return p;
+}
+
+template <class T> T *state_array(const sy_host *h, StateHeader *st, size_t n) {
+    return static_cast<T *>(state_block(h, st, n * sizeof(T), alignof(T) < 16 ? 16 : alignof(T)));
+}
+
+// A state of `size` bytes that owns itself as its first block.
+inline StateHeader *state_new(const sy_host *h, size_t size, Mode mode, const sy_topology *t) {
     auto *s = static_cast<StateHeader *>(h->alloc(h, size, alignof(std::max_align_t)));
     if (!s) return nullptr;
     std::memset(static_cast<void *>(s), 0, size);
-    s->alloc_size = size;
     s->mode = mode;
     s->topology = t;
+    s->blocks[0] = s;
+    s->block_sizes[0] = size;
+    s->block_count = 1;
     return s;
 }
 
-inline bool str_eq(const char *a, const char *b) { return a && b && std::strcmp(a, b) == 0; }
+inline void state_free(const sy_host *h, StateHeader *s) {
+    for (uint32_t i = s->block_count; i-- > 0;) h->free(h, s->blocks[i], s->block_sizes[i]);
+}
 
 // Fills what a topology node tells about a target. The core has already set
 // struct_size and epoch; no shard is chosen, so SY_TARGET_HAS_SHARD stays off.
@@ -122,6 +167,21 @@ inline void fill_node_target(const sy_topology *t, uint32_t index, sy_target *ta
     target->node_index = index;
     if (!n->up) target->flags |= SY_TARGET_DOWN;
     SY_TARGET_ADD_VIA(target, kPluginName);
+}
+
+// splitmix64: the plan's own small random stream.
+inline uint64_t next_random(uint64_t *state) {
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+__extension__ typedef unsigned __int128 u128;
+
+// Uniform in [0, n) without a division (Lemire); n > 0.
+inline uint32_t random_below(uint64_t *state, uint32_t n) {
+    return static_cast<uint32_t>((static_cast<u128>(next_random(state)) * n) >> 64);
 }
 
 } // namespace syp::dp

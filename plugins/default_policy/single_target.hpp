@@ -8,11 +8,10 @@
 // the caller asked for it by name. Anything else is SY_ENOROUTE.
 #pragma once
 
+#include "default_policy/node_stats.hpp"
 #include "default_policy/policy.hpp"
 
 namespace syp::dp {
-
-constexpr uint32_t kNoNode = UINT32_MAX;
 
 struct SingleTargetState {
     StateHeader head;
@@ -25,10 +24,10 @@ struct SingleTargetPlan {
     uint32_t done;
 };
 
-inline int st_attach(Policy *p, const sy_topology *t, void **out, sy_error *err) {
+inline int st_attach(Policy *p, const sy_topology *t, StateHeader **out, sy_error *err) {
     const sy_host *h = p->host;
-    auto *st = static_cast<SingleTargetState *>(
-        state_alloc(h, sizeof(SingleTargetState), Mode::single_target, t));
+    auto *st = reinterpret_cast<SingleTargetState *>(
+        state_new(h, sizeof(SingleTargetState), Mode::single_target, t));
     if (!st) {
         h->set_error(err, SY_ENOMEM, "", "default_policy: out of memory");
         return SY_ENOMEM;
@@ -41,7 +40,7 @@ inline int st_attach(Policy *p, const sy_topology *t, void **out, sy_error *err)
         if (n->host && compare_endpoints(classify_host(n->host, n->port), p->target_ep) == 0)
             st->node_index = static_cast<uint32_t>(i);
     }
-    *out = st;
+    *out = &st->head;
     return SY_OK;
 }
 

@@ -24,15 +24,6 @@ static const char *const kTopo =
     "{\"id\": \"d\", \"host\": \"10.0.0.4\", \"port\": 9042, \"datacenter\": \"dc2\", \"rack\": \"r1\","
     " \"up\": false}]}";
 
-/* dc1: a (r1), b (r2), e (r1); dc2: c (r1), d (down). */
-static const char *const kTopoDc =
-    "{\"nodes\": ["
-    "{\"id\": \"a\", \"host\": \"10.0.0.1\", \"port\": 9042, \"datacenter\": \"dc1\", \"rack\": \"r1\"},"
-    "{\"id\": \"b\", \"host\": \"10.0.0.2\", \"port\": 9042, \"datacenter\": \"dc1\", \"rack\": \"r2\"},"
-    "{\"id\": \"c\", \"host\": \"10.0.0.3\", \"port\": 9042, \"datacenter\": \"dc2\", \"rack\": \"r1\"},"
-    "{\"id\": \"d\", \"host\": \"10.0.0.4\", \"port\": 9042, \"datacenter\": \"dc2\", \"up\": false},"
-    "{\"id\": \"e\", \"host\": \"10.0.0.5\", \"port\": 9042, \"datacenter\": \"dc1\", \"rack\": \"r1\"}]}";
-
 #define MAX_TARGETS 16
 
 typedef struct copied_target {
@@ -358,68 +349,6 @@ static void test_single_target_not_found(void **state) {
     sy_router_free(r);
 }
 
-/* ---------------------------------------------------------------- default (interim) */
-
-static void test_default_mode(void **state) {
-    (void)state;
-    copied_target t[MAX_TARGETS];
-    sy_router_options opts = {.struct_size = sizeof opts, .log = capture_log, .log_level = SY_LOG_INFO};
-    sy_router *r = NULL;
-    sy_error err;
-    g_log[0] = 0;
-    /* no config at all: mode "default" */
-    assert_int_equal(new_router_opts(kTopo, NULL, &opts, &r, &err), SY_OK);
-    assert_non_null(strstr(g_log, "token awareness"));
-    assert_non_null(strstr(g_log, "not implemented yet"));
-    assert_int_equal(plan_ok(r, t), 3);
-    for (int i = 0; i < 3; i++) assert_string_not_equal(t[i].node, "d");
-    sy_router_free(r);
-
-    r = must_router(kTopo, "{\"mode\": \"default\", \"token_aware\": true, \"seed\": 0}");
-    assert_int_equal(plan_ok(r, t), 3);
-    assert_string_equal(t[0].node, "a");
-    assert_string_equal(t[2].node, "c");
-    sy_router_free(r);
-}
-
-static void test_default_mode_preferred_datacenter(void **state) {
-    (void)state;
-    copied_target t[MAX_TARGETS];
-    /* without failover: only the preferred DC's up nodes */
-    sy_router *r = must_router(kTopoDc, "{\"preferred_datacenter\": \"dc1\"}");
-    for (int k = 0; k < 4; k++) {
-        size_t n = plan_ok(r, t);
-        assert_int_equal(n, 3);
-        for (size_t i = 0; i < n; i++) assert_string_equal(t[i].datacenter, "dc1");
-    }
-    sy_router_free(r);
-
-    /* rack first, then the rest of the DC, then (failover) other DCs */
-    r = must_router(kTopoDc, "{\"preferred_datacenter\": \"dc1\", \"preferred_rack\": \"r1\","
-                             " \"permit_dc_failover\": true}");
-    int first_a = 0;
-    for (int k = 0; k < 4; k++) {
-        assert_int_equal(plan_ok(r, t), 4);
-        assert_true(strcmp(t[0].node, "a") == 0 || strcmp(t[0].node, "e") == 0);
-        assert_true(strcmp(t[1].node, "a") == 0 || strcmp(t[1].node, "e") == 0);
-        assert_string_not_equal(t[0].node, t[1].node);
-        assert_string_equal(t[2].node, "b");
-        assert_string_equal(t[3].node, "c");
-        first_a += strcmp(t[0].node, "a") == 0;
-    }
-    assert_int_equal(first_a, 2); /* the rack tier rotates too */
-    sy_router_free(r);
-
-    /* a preferred DC without an up node and no failover: no route, said why */
-    r = must_router(kTopoDc, "{\"preferred_datacenter\": \"dc9\"}");
-    size_t n;
-    sy_error err;
-    assert_int_equal(run_plan(r, t, &n, &err), SY_ENOROUTE);
-    assert_non_null(strstr(err.message, "dc9"));
-    assert_non_null(strstr(err.message, "permit_dc_failover"));
-    sy_router_free(r);
-}
-
 /* ---------------------------------------------------------------- outcomes */
 
 static void test_outcomes_counted_per_node(void **state) {
@@ -576,10 +505,20 @@ static const config_case kConfigCases[] = {
      "selector.config.latency_awareness.exclusion_threshold", "expected a number > 1"},
     {"{\"latency_awareness\": {\"scale_ms\": 0}}", "selector.config.latency_awareness.scale_ms", "> 0"},
     {"{\"latency_awareness\": {\"retry_period_ms\": \"10s\"}}", "selector.config.latency_awareness.retry_period_ms",
-     ">= 0"},
+     "a number of ms > 0"},
+    {"{\"latency_awareness\": {\"retry_period_ms\": 0}}", "selector.config.latency_awareness.retry_period_ms", "> 0"},
+    {"{\"latency_awareness\": {\"minimum_measurements\": 0}}",
+     "selector.config.latency_awareness.minimum_measurements", "an integer >= 1"},
+    {"{\"shard_ignore_msb\": 64}", "selector.config.shard_ignore_msb", "an integer 0..63"},
+    {"{\"mode\": \"round_robin\", \"preferred_datacenter\": \"dc1\"}", "selector.config.preferred_datacenter",
+     "only used with \"mode\": \"default\""},
+    {"{\"mode\": \"single_target\", \"target\": \"a\", \"latency_awareness\": {}}",
+     "selector.config.latency_awareness", "only used with"},
+    {"{\"preferred_datacenter\": \"dc9\"}", "selector.config.preferred_datacenter",
+     "no node of the topology is in datacenter 'dc9' (it has 'dc1', 'dc2')"},
     {"{\"latency_awareness\": {\"update_rate_ms\": -5}}", "selector.config.latency_awareness.update_rate_ms", "> 0"},
     {"{\"latency_awareness\": {\"minimum_measurements\": 2.5}}",
-     "selector.config.latency_awareness.minimum_measurements", "an integer >= 0"},
+     "selector.config.latency_awareness.minimum_measurements", "an integer >= 1"},
     {"{\"latency_awareness\": {\"speed\": 1}}", "selector.config.latency_awareness.speed", "unknown key"},
 };
 
@@ -605,8 +544,8 @@ static void test_good_configs(void **state) {
         "{}",
         "{\"mode\": \"default\", \"preferred_datacenter\": \"dc1\", \"preferred_rack\": \"r1\","
         " \"token_aware\": false, \"permit_dc_failover\": true, \"enable_shuffling\": false, \"seed\": -42,"
-        " \"latency_awareness\": {\"exclusion_threshold\": 2.5, \"scale_ms\": 100, \"retry_period_ms\": 0,"
-        " \"update_rate_ms\": 50, \"minimum_measurements\": 0}}",
+        " \"latency_awareness\": {\"exclusion_threshold\": 2.5, \"scale_ms\": 100, \"retry_period_ms\": 5,"
+        " \"update_rate_ms\": 50, \"minimum_measurements\": 1}, \"shard_ignore_msb\": 0}",
         "{\"latency_awareness\": {}}",
         "{\"mode\": \"single_target\", \"target\": \"some-host-id\"}",
         "{\"mode\": \"single_target\", \"target\": \"host:9042\"}",
@@ -629,8 +568,6 @@ int main(void) {
         cmocka_unit_test(test_single_target_by_id),
         cmocka_unit_test(test_single_target_by_address),
         cmocka_unit_test(test_single_target_not_found),
-        cmocka_unit_test(test_default_mode),
-        cmocka_unit_test(test_default_mode_preferred_datacenter),
         cmocka_unit_test(test_outcomes_counted_per_node),
         cmocka_unit_test(test_concurrent_plans_and_updates),
         cmocka_unit_test(test_config_errors),

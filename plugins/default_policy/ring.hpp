@@ -1,0 +1,379 @@
+// The token ring of a snapshot and every keyspace's replicas, precomputed.
+//
+// attach() sorts all nodes' tokens into one ring and, for each distinct
+// replication (keyspaces that replicate alike share it), stores the replica
+// list of every ring position: a lookup is a binary search plus a slice.
+//
+// Placement is Cassandra's. The replicas of token t start at the first ring
+// token >= t (wrapping). SimpleStrategy takes the next rf distinct nodes.
+// NetworkTopologyStrategy does that per datacenter, preferring racks not
+// used yet: a node in a rack already used is taken only while there are
+// more replicas left to place than racks left unused (Cassandra's
+// acceptableRackRepeats = rf - racks). Each DC is placed on its own sub-ring
+// (the positions its nodes own), so a DC with few tokens costs no long walks;
+// the DCs' lists are then merged in ring order, which is the order LWT
+// requests go through.
+#pragma once
+
+#include <algorithm>
+
+#include "default_policy/policy.hpp"
+
+namespace syp::dp {
+
+// Replicas kept per ring position; larger replication factors are clamped.
+constexpr uint32_t kMaxReplicas = 32;
+
+// Scylla's shard of a token: the token, unbiased and with its ignore_msb top
+// bits dropped, read as a fraction of the shard count.
+inline int32_t shard_of(int64_t token, uint32_t shards, uint32_t ignore_msb) {
+    uint64_t z = static_cast<uint64_t>(token) + (uint64_t(1) << 63);
+    z <<= ignore_msb;
+    return static_cast<int32_t>((static_cast<u128>(z) * shards) >> 64);
+}
+
+struct ReplicaGroup {
+    uint32_t width;        // replicas stored per ring position
+    const uint32_t *reps;  // ring length * width node indices
+    const uint8_t *counts; // replicas at each position (<= width)
+};
+
+struct KeyspaceEntry {
+    const char *name;
+    int32_t group; // -1: no token awareness for this keyspace
+};
+
+struct Ring {
+    size_t len = 0;
+    const int64_t *tokens = nullptr; // sorted
+    const uint32_t *owners = nullptr;
+    uint32_t group_count = 0;
+    const ReplicaGroup *groups = nullptr;
+    size_t keyspace_count = 0;
+    const KeyspaceEntry *keyspaces = nullptr; // sorted by name
+    size_t bytes = 0;                          // memory the ring holds
+};
+
+// Node -> datacenter / rack ids (0-based, dense), built once per snapshot.
+struct Places {
+    uint32_t *dc = nullptr;   // per node
+    uint32_t *rack = nullptr; // per node, unique across DCs
+    uint32_t dc_count = 0;
+    uint32_t *dc_nodes = nullptr; // per dc: node count
+    uint32_t *dc_racks = nullptr; // per dc: distinct racks
+    const char **dc_name = nullptr;
+};
+
+namespace ring_detail {
+
+inline const char *or_empty(const char *s) { return s ? s : ""; }
+
+// Temporary memory, freed when the builder goes away.
+struct Scratch {
+    static constexpr uint32_t kMax = 4 + 3 * kMaxReplicas;
+    const sy_host *h;
+    void *p[kMax] = {};
+    size_t n[kMax] = {};
+    uint32_t count = 0;
+    template <class T> T *get(size_t items) {
+        if (count == kMax) return nullptr;
+        size_t bytes = (items ? items : 1) * sizeof(T);
+        void *m = h->alloc(h, bytes, alignof(T) < 16 ? 16 : alignof(T));
+        if (!m) return nullptr;
+        p[count] = m;
+        n[count++] = bytes;
+        return static_cast<T *>(m);
+    }
+    ~Scratch() {
+        for (uint32_t i = count; i-- > 0;) h->free(h, p[i], n[i]);
+    }
+};
+
+struct Placed {
+    uint32_t node;
+    uint32_t pos; // global ring position it was found at
+};
+
+// One datacenter's (or, for SimpleStrategy, the whole ring's) placement.
+struct Part {
+    uint32_t dc;      // UINT32_MAX: every node (SimpleStrategy)
+    uint32_t rf;      // as configured
+    uint32_t rf_eff;  // replicas it can place: min(rf, nodes), clamped
+    uint32_t racks;   // distinct racks (0: racks are not considered)
+    uint32_t *sub;    // global positions its nodes own, increasing
+    size_t sub_len;
+    Placed *lists;    // sub_len * rf_eff
+    uint8_t *counts;  // sub_len
+};
+
+// Cassandra's per-DC placement starting at sub-ring index k.
+inline void place(const Part &part, const uint32_t *owners, const Places &pl, size_t k) {
+    Placed *out = part.lists + k * part.rf_eff;
+    uint32_t count = 0, rf_left = part.rf_eff;
+    int64_t repeats = static_cast<int64_t>(part.rf) - part.racks; // acceptableRackRepeats
+    uint32_t racks_seen[kMaxReplicas];
+    uint32_t nracks = 0;
+    for (size_t step = 0; step < part.sub_len && rf_left; step++) {
+        uint32_t pos = part.sub[(k + step) % part.sub_len];
+        uint32_t node = owners[pos];
+        bool have = false;
+        for (uint32_t i = 0; i < count && !have; i++) have = out[i].node == node;
+        if (have) continue;
+        if (part.racks) {
+            uint32_t rack = pl.rack[node];
+            bool seen = false;
+            for (uint32_t i = 0; i < nracks && !seen; i++) seen = racks_seen[i] == rack;
+            if (seen) {
+                if (repeats <= 0) continue;
+                repeats--;
+            } else if (nracks < kMaxReplicas) {
+                racks_seen[nracks++] = rack;
+            }
+        }
+        out[count++] = Placed{node, pos};
+        rf_left--;
+    }
+    part.counts[k] = static_cast<uint8_t>(count);
+}
+
+} // namespace ring_detail
+
+// Datacenter and rack ids of every node. Node and rack counts, which
+// placement uses, count only nodes that own tokens, as Cassandra's do.
+inline bool build_places(const sy_host *h, StateHeader *st, Places *pl) {
+    const sy_topology *t = st->topology;
+    size_t n = t->node_count;
+    pl->dc = state_array<uint32_t>(h, st, n);
+    pl->rack = state_array<uint32_t>(h, st, n);
+    pl->dc_nodes = state_array<uint32_t>(h, st, n);
+    pl->dc_racks = state_array<uint32_t>(h, st, n);
+    pl->dc_name = state_array<const char *>(h, st, n);
+    auto *rack_first = state_array<uint32_t>(h, st, n); // a node of each rack id
+    auto *rack_owns = state_array<uint8_t>(h, st, n);   // the rack has a node with tokens
+    if (!pl->dc || !pl->rack || !pl->dc_nodes || !pl->dc_racks || !pl->dc_name || !rack_first || !rack_owns)
+        return false;
+    uint32_t racks = 0;
+    for (size_t i = 0; i < n; i++) {
+        const sy_node *node = SY_TOPOLOGY_NODE(t, i);
+        const char *dc = ring_detail::or_empty(node->datacenter);
+        uint32_t d = 0;
+        while (d < pl->dc_count && std::strcmp(pl->dc_name[d], dc) != 0) d++;
+        if (d == pl->dc_count) pl->dc_name[pl->dc_count++] = dc;
+        pl->dc[i] = d;
+        const char *rack = ring_detail::or_empty(node->rack);
+        uint32_t r = 0;
+        while (r < racks && !(pl->dc[rack_first[r]] == d &&
+                              std::strcmp(ring_detail::or_empty(SY_TOPOLOGY_NODE(t, rack_first[r])->rack), rack) == 0))
+            r++;
+        if (r == racks) rack_first[racks++] = static_cast<uint32_t>(i);
+        pl->rack[i] = r;
+        if (!node->token_count) continue;
+        pl->dc_nodes[d]++;
+        if (!rack_owns[r]) {
+            rack_owns[r] = 1;
+            pl->dc_racks[d]++;
+        }
+    }
+    return true;
+}
+
+inline uint32_t find_dc(const Places &pl, const char *name) {
+    for (uint32_t d = 0; d < pl.dc_count; d++)
+        if (std::strcmp(pl.dc_name[d], name) == 0) return d;
+    return UINT32_MAX;
+}
+
+// A replication as placement parts; false: not token-aware (no parts).
+struct Replication {
+    uint32_t strategy;
+    uint32_t part_count;
+    uint32_t dc[kMaxReplicas];
+    uint32_t rf[kMaxReplicas];
+    bool same(const Replication &o) const {
+        if (strategy != o.strategy || part_count != o.part_count) return false;
+        for (uint32_t i = 0; i < part_count; i++)
+            if (dc[i] != o.dc[i] || rf[i] != o.rf[i]) return false;
+        return true;
+    }
+};
+
+inline bool replication_of(const sy_keyspace *ks, const Places &pl, Replication *r) {
+    *r = Replication{};
+    r->strategy = ks->strategy;
+    if (ks->strategy == SY_STRATEGY_SIMPLE) {
+        if (!ks->replication_factor) return false;
+        r->part_count = 1;
+        r->dc[0] = UINT32_MAX;
+        r->rf[0] = ks->replication_factor;
+        return true;
+    }
+    if (ks->strategy != SY_STRATEGY_NETWORK_TOPOLOGY) return false;
+    for (size_t i = 0; i < ks->dc_count && r->part_count < kMaxReplicas; i++) {
+        uint32_t d = find_dc(pl, ks->dcs[i].datacenter);
+        if (d == UINT32_MAX || ks->dcs[i].replication_factor == 0) continue;
+        uint32_t at = r->part_count++; // kept sorted by dc id: equal replications compare equal
+        while (at && r->dc[at - 1] > d) {
+            r->dc[at] = r->dc[at - 1];
+            r->rf[at] = r->rf[at - 1];
+            at--;
+        }
+        r->dc[at] = d;
+        r->rf[at] = ks->dcs[i].replication_factor;
+    }
+    return r->part_count > 0;
+}
+
+// Builds one group's replica lists. false: out of memory.
+inline bool build_group(const sy_host *h, StateHeader *st, const Ring &ring, const Places &pl,
+                        const Replication &rep, ReplicaGroup *g) {
+    using namespace ring_detail;
+    Scratch sc{h};
+    ring_detail::Part parts[kMaxReplicas];
+    uint32_t nparts = 0, width = 0;
+    size_t distinct_nodes = 0; // nodes that own tokens, for SimpleStrategy
+    for (uint32_t d = 0; d < pl.dc_count; d++) distinct_nodes += pl.dc_nodes[d];
+    for (uint32_t i = 0; i < rep.part_count; i++) {
+        Part &p = parts[nparts];
+        p = Part{};
+        p.dc = rep.dc[i];
+        p.rf = rep.rf[i];
+        size_t nodes = p.dc == UINT32_MAX ? distinct_nodes : pl.dc_nodes[p.dc];
+        p.racks = p.dc == UINT32_MAX ? 0 : pl.dc_racks[p.dc];
+        p.rf_eff = static_cast<uint32_t>(std::min<size_t>({p.rf, nodes, kMaxReplicas - width}));
+        if (!p.rf_eff) continue;
+        size_t len = 0;
+        for (size_t j = 0; j < ring.len; j++) len += p.dc == UINT32_MAX || pl.dc[ring.owners[j]] == p.dc;
+        if (!len) continue;
+        p.sub = sc.get<uint32_t>(len);
+        p.lists = sc.get<Placed>(len * p.rf_eff);
+        p.counts = sc.get<uint8_t>(len);
+        if (!p.sub || !p.lists || !p.counts) return false;
+        p.sub_len = 0;
+        for (size_t j = 0; j < ring.len; j++)
+            if (p.dc == UINT32_MAX || pl.dc[ring.owners[j]] == p.dc) p.sub[p.sub_len++] = static_cast<uint32_t>(j);
+        for (size_t k = 0; k < p.sub_len; k++) place(p, ring.owners, pl, k);
+        width += p.rf_eff;
+        nparts++;
+    }
+    g->width = width;
+    if (!width) return true;
+    auto *reps = state_array<uint32_t>(h, st, ring.len * width);
+    auto *counts = state_array<uint8_t>(h, st, ring.len);
+    if (!reps || !counts) return false;
+    size_t cursor[kMaxReplicas] = {};
+    for (size_t i = 0; i < ring.len; i++) {
+        Placed merged[kMaxReplicas];
+        uint32_t m = 0;
+        for (uint32_t q = 0; q < nparts; q++) {
+            Part &p = parts[q];
+            while (cursor[q] < p.sub_len && p.sub[cursor[q]] < i) cursor[q]++;
+            size_t k = cursor[q] == p.sub_len ? 0 : cursor[q];
+            const Placed *l = p.lists + k * p.rf_eff;
+            for (uint32_t e = 0; e < p.counts[k]; e++) {
+                // insertion by ring distance from i: the order a ring walk meets them
+                Placed x = l[e];
+                size_t dx = (x.pos + ring.len - i) % ring.len;
+                uint32_t at = m++;
+                while (at && (merged[at - 1].pos + ring.len - i) % ring.len > dx) {
+                    merged[at] = merged[at - 1];
+                    at--;
+                }
+                merged[at] = x;
+            }
+        }
+        for (uint32_t e = 0; e < m; e++) reps[i * width + e] = merged[e].node;
+        counts[i] = static_cast<uint8_t>(m);
+    }
+    g->reps = reps;
+    g->counts = counts;
+    return true;
+}
+
+// The ring and every keyspace's replicas. SY_OK or SY_ENOMEM.
+inline int build_ring(const sy_host *h, StateHeader *st, const Places &pl, Ring *ring) {
+    const sy_topology *t = st->topology;
+    size_t total = 0;
+    for (size_t i = 0; i < t->node_count; i++) total += SY_TOPOLOGY_NODE(t, i)->token_count;
+    struct Entry {
+        int64_t token;
+        uint32_t node;
+    };
+    ring_detail::Scratch sc{h};
+    auto *entries = sc.get<Entry>(total);
+    auto *tokens = state_array<int64_t>(h, st, total);
+    auto *owners = state_array<uint32_t>(h, st, total);
+    if (!entries || !tokens || !owners) return SY_ENOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < t->node_count; i++) {
+        const sy_node *n = SY_TOPOLOGY_NODE(t, i);
+        for (size_t j = 0; j < n->token_count; j++) entries[k++] = Entry{n->tokens[j], static_cast<uint32_t>(i)};
+    }
+    std::sort(entries, entries + total, [](const Entry &a, const Entry &b) {
+        return a.token != b.token ? a.token < b.token : a.node < b.node;
+    });
+    for (size_t i = 0; i < total; i++) {
+        tokens[i] = entries[i].token;
+        owners[i] = entries[i].node;
+    }
+    ring->len = total;
+    ring->tokens = tokens;
+    ring->owners = owners;
+    ring->bytes = total * (sizeof(int64_t) + sizeof(uint32_t));
+
+    size_t nks = t->keyspace_count;
+    auto *kss = state_array<KeyspaceEntry>(h, st, nks);
+    auto *groups = state_array<ReplicaGroup>(h, st, nks);
+    auto *reps = sc.get<Replication>(nks);
+    if (!kss || !groups || !reps) return SY_ENOMEM;
+    uint32_t ngroups = 0;
+    for (size_t i = 0; i < nks; i++) {
+        const sy_keyspace *ks = SY_TOPOLOGY_KEYSPACE(t, i);
+        kss[i].name = ks->name;
+        kss[i].group = -1;
+        Replication r;
+        if (!total || !replication_of(ks, pl, &r)) continue;
+        uint32_t g = 0;
+        while (g < ngroups && !reps[g].same(r)) g++;
+        if (g == ngroups) {
+            if (!build_group(h, st, *ring, pl, r, &groups[g])) return SY_ENOMEM;
+            if (!groups[g].width) continue;
+            reps[ngroups++] = r;
+            ring->bytes += total * (groups[g].width * sizeof(uint32_t) + 1);
+        }
+        kss[i].group = static_cast<int32_t>(g);
+    }
+    std::sort(kss, kss + nks, [](const KeyspaceEntry &a, const KeyspaceEntry &b) {
+        return std::strcmp(a.name, b.name) < 0;
+    });
+    ring->group_count = ngroups;
+    ring->groups = groups;
+    ring->keyspace_count = nks;
+    ring->keyspaces = kss;
+    return SY_OK;
+}
+
+// The replica group of a keyspace, or -1.
+inline int32_t keyspace_group(const Ring &ring, const char *name) {
+    size_t lo = 0, hi = ring.keyspace_count;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = std::strcmp(ring.keyspaces[mid].name, name);
+        if (c == 0) return ring.keyspaces[mid].group;
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return -1;
+}
+
+// The ring position whose replicas serve token: the first token >= it.
+inline size_t ring_position(const Ring &ring, int64_t token) {
+    size_t lo = 0, hi = ring.len;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (ring.tokens[mid] < token) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo == ring.len ? 0 : lo;
+}
+
+} // namespace syp::dp
