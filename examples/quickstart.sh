@@ -52,5 +52,10 @@ heading "6. From C: the same request planned twice by one router (round robin mo
 echo "(examples/plan_request.c; the README walks through it)"
 show build/examples/plan_request "$config" 2
 
+heading "7. Token-aware on two datacenters (examples/demo/two_dc.json, mode default)"
+echo "2 DCs x 3 nodes, 4 tokens and 4 shards each, keyspace shop with NTS {dc1: 2, dc2: 2},"
+echo "preferred_datacenter dc1: the key's dc1 replicas come first, with their shard."
+show "$syctl" plan -c examples/demo/two_dc.json -r "$request"
+
 heading "Done"
 echo "Next: 'build/core/syctl/syctl help', README.md, and 'bash tests/ci/run-all.sh' for every test."

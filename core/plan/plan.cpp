@@ -10,6 +10,14 @@
 namespace sy {
 namespace {
 PlanHeader *header(sy_plan *p) { return reinterpret_cast<PlanHeader *>(p); }
+
+constexpr sy_target make_fresh_target() {
+    sy_target t{};
+    t.struct_size = sizeof t;
+    t.node_index = UINT32_MAX;
+    return t;
+}
+constexpr sy_target kFreshTarget = make_fresh_target();
 } // namespace
 } // namespace sy
 
@@ -64,9 +72,7 @@ SY_API int sy_plan_next(sy_plan *plan, sy_target *target) {
     // Built on the stack and copied out: *target stays untouched at the end
     // of the plan or on error, and an older caller's smaller struct gets the
     // prefix it knows.
-    sy_target t{};
-    t.struct_size = sizeof t;
-    t.node_index = UINT32_MAX;
+    sy_target t = kFreshTarget; // a fixed-size copy: vector moves, not rep stos
     t.epoch = topo->epoch;
     const Instance &sel = r->chain[0];
     int rc = sel.vt.plan_next(sel.mem, reinterpret_cast<char *>(h) + r->state_offset, &t);
@@ -85,7 +91,11 @@ SY_API int sy_plan_next(sy_plan *plan, sy_target *target) {
         t.port = 0;
     }
     uint32_t want = target->struct_size;
-    std::memcpy(target, &t, want < sizeof t ? want : sizeof t);
+    if (want >= sizeof t) {
+        *target = t;
+    } else {
+        std::memcpy(target, &t, want);
+    }
     target->struct_size = want;
     return 1;
 }

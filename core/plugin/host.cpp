@@ -50,7 +50,9 @@ uint64_t h_now_ns(const sy_host *h) {
 // splitmix64 per thread, seeded from a process-wide counter and the clock.
 std::atomic<uint64_t> g_seed{0x9e3779b97f4a7c15ull};
 uint64_t h_random(const sy_host *) {
-    thread_local uint64_t state = 0;
+    // initial-exec: a plain %fs-relative load instead of __tls_get_addr on
+    // every plan (8 bytes of the static TLS surplus glibc keeps for dlopen).
+    static thread_local uint64_t state __attribute__((tls_model("initial-exec"))) = 0;
     if (!state) state = g_seed.fetch_add(0x9e3779b97f4a7c15ull) ^ monotonic_ns() ^ 1;
     uint64_t z = (state += 0x9e3779b97f4a7c15ull);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;

@@ -236,7 +236,7 @@ int topology_from_json(const Alloc &a, cJSON *doc, const cJSON *obj, Path &path,
             goto done;
         }
         if ((rc = json_check_keys(obj, kTopologyKeys, path, code, err))) goto done;
-        const cJSON *nodes = cJSON_GetObjectItemCaseSensitive(obj, "nodes");
+        cJSON *nodes = cJSON_GetObjectItemCaseSensitive(obj, "nodes"); // obj lives in doc, which we own
         const cJSON *kss = cJSON_GetObjectItemCaseSensitive(obj, "keyspaces");
         const cJSON *svc = cJSON_GetObjectItemCaseSensitive(obj, "services");
         if (nodes && !cJSON_IsArray(nodes)) {
@@ -278,6 +278,12 @@ int topology_from_json(const Alloc &a, cJSON *doc, const cJSON *obj, Path &path,
                 PathScope pi(path, i);
                 if ((rc = store_keyspace(*t, k, path, code, err))) goto done;
             }
+        }
+        // The tokens now live in the nodes; a large ring's token strings
+        // would otherwise double its memory in the kept document.
+        if (doc && nodes) {
+            JsonScope scope(a);
+            for (cJSON *n = nodes->child; n; n = n->next) cJSON_DeleteItemFromObjectCaseSensitive(n, "tokens");
         }
     }
     finish_view(*t);

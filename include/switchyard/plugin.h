@@ -63,7 +63,9 @@ typedef struct sy_topology {
     const sy_keyspace *keyspaces;
     size_t keyspace_count;
     size_t keyspace_stride;
-    /* The JSON the topology came from (for extension fields), or NULL. */
+    /* The JSON the topology came from (for extension fields such as
+     * "services"), or NULL; nodes' "tokens" are removed from it: read them
+     * from nodes[]. */
     const sy_json *document;
 } sy_topology;
 

@@ -28,15 +28,21 @@ namespace syp::dp {
 
 enum Tier : uint8_t { kRack = 0, kDc = 1, kRemote = 2 };
 
+// Per node, in one byte so plans touch no node struct to classify: its tier
+// and whether it is up.
+constexpr uint8_t kTierMask = 3, kUp = 4;
+
 struct DefaultState {
     StateHeader head;
     Places places;
     Ring ring;
-    bool dc_preferred;        // a preferred datacenter is configured
-    uint32_t local_dc;        // its id, UINT32_MAX when no node is in it
-    const uint8_t *tier;      // per node: Tier
-    const uint32_t *list[3];  // nodes of each tier, in topology order
-    uint32_t list_len[3];
+    bool dc_preferred;         // a preferred datacenter is configured
+    uint32_t local_dc;         // its id, UINT32_MAX when no node is in it
+    const uint8_t *node_bits;  // per node: tier | kUp
+    const uint32_t *alive[3];  // up nodes of each tier, in topology order
+    uint32_t alive_len[3];
+    const uint32_t *down[3];   // down nodes of each tier
+    uint32_t down_len[3];
 };
 
 enum Phase : uint32_t {
@@ -58,12 +64,15 @@ struct DefaultPlan {
     uint32_t phase;
     uint32_t pos;             // within the phase
     uint32_t start;           // rotation offset of a list phase
+    uint32_t live;            // phases that may yield something (bit per phase)
     uint8_t lwt;
     uint8_t demote;           // latency awareness has a minimum to judge by
+    uint8_t keyed;            // rkey is filled
     uint8_t remote;           // other DCs are allowed
     uint8_t entered;          // the phase's buffer is built
     uint32_t buf_len;
     uint32_t buf[kMaxReplicas];
+    uint8_t rkey[kMaxReplicas]; // each replica's phase, 0xff: down
 };
 
 inline int dm_attach(Policy *p, const sy_topology *t, StateHeader **out, sy_error *err) {
@@ -75,11 +84,10 @@ inline int dm_attach(Policy *p, const sy_topology *t, StateHeader **out, sy_erro
     }
     StateHeader *head = &st->head;
     size_t n = t->node_count;
-    auto *tier = state_array<uint8_t>(h, head, n);
-    uint32_t *lists[3] = {state_array<uint32_t>(h, head, n), state_array<uint32_t>(h, head, n),
-                          state_array<uint32_t>(h, head, n)};
+    auto *bits = state_array<uint8_t>(h, head, n);
+    uint32_t *alive = state_array<uint32_t>(h, head, n), *down = state_array<uint32_t>(h, head, n);
     int rc = SY_ENOMEM;
-    if (tier && lists[0] && lists[1] && lists[2] && build_places(h, head, &st->places))
+    if (bits && alive && down && build_places(h, head, &st->places))
         rc = build_ring(h, head, st->places, &st->ring);
     if (rc != SY_OK) {
         h->set_error(err, SY_ENOMEM, "", "default_policy: out of memory for a ring of %zu nodes", n);
@@ -108,20 +116,32 @@ inline int dm_attach(Policy *p, const sy_topology *t, StateHeader **out, sy_erro
                static_cast<unsigned long long>(t->epoch), have);
     }
     bool rack_seen = false;
+    uint32_t count[2][3] = {};
     for (size_t i = 0; i < n; i++) {
         const sy_node *node = SY_TOPOLOGY_NODE(t, i);
         uint8_t k = kDc;
         if (dc && st->places.dc[i] != st->local_dc) k = kRemote;
         else if (dc && rack && str_eq(node->rack, rack)) k = kRack;
         rack_seen |= k == kRack;
-        tier[i] = k;
-        lists[k][st->list_len[k]++] = static_cast<uint32_t>(i);
+        bits[i] = static_cast<uint8_t>(k | (node->up ? kUp : 0));
+        count[node->up ? 0 : 1][k]++;
+    }
+    // Each tier's nodes are contiguous in `alive` / `down`, in topology order.
+    uint32_t at[2][3] = {{0, count[0][0], count[0][0] + count[0][1]}, {0, count[1][0], count[1][0] + count[1][1]}};
+    for (int k = 0; k < 3; k++) {
+        st->alive[k] = alive + at[0][k];
+        st->down[k] = down + at[1][k];
+        st->alive_len[k] = count[0][k];
+        st->down_len[k] = count[1][k];
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint32_t k = bits[i] & kTierMask, up = (bits[i] & kUp) ? 0 : 1;
+        (up == 0 ? alive : down)[at[up][k]++] = static_cast<uint32_t>(i);
     }
     if (rack && !rack_seen && st->local_dc != UINT32_MAX)
         h->log(h, SY_LOG_WARN, "preferred_rack '%s' has no node in datacenter '%s' (topology epoch %llu)", rack, dc,
                static_cast<unsigned long long>(t->epoch));
-    st->tier = tier;
-    for (int k = 0; k < 3; k++) st->list[k] = lists[k];
+    st->node_bits = bits;
     h->log(h, SY_LOG_DEBUG, "epoch %llu: ring of %zu tokens, %u replica groups, %zu bytes",
            static_cast<unsigned long long>(t->epoch), st->ring.len, st->ring.group_count, st->ring.bytes);
     *out = head;
@@ -138,7 +158,8 @@ inline int dm_plan_init(Policy *p, const DefaultState *st, const sy_request_view
                         sy_error *err) {
     const sy_host *h = p->host;
     bool remote = !st->dc_preferred || p->cfg.permit_dc_failover;
-    uint32_t candidates = st->list_len[kRack] + st->list_len[kDc] + (remote ? st->list_len[kRemote] : 0);
+    uint32_t candidates = 0;
+    for (int k = 0; k < (remote ? 3 : 2); k++) candidates += st->alive_len[k] + st->down_len[k];
     if (!candidates) {
         size_t n = st->head.topology->node_count;
         if (!n) h->set_error(err, SY_ENOROUTE, "", "default_policy: the topology has no nodes");
@@ -157,6 +178,7 @@ inline int dm_plan_init(Policy *p, const DefaultState *st, const sy_request_view
     pl->phase = kReplicaFirst;
     pl->pos = 0;
     pl->entered = 0;
+    pl->keyed = 0;
     pl->remote = remote;
     pl->lwt = is_lwt(q);
     pl->token = q->token;
@@ -187,6 +209,14 @@ inline int dm_plan_init(Policy *p, const DefaultState *st, const sy_request_view
         maybe_update_min(p, &st->head, pl->now);
         pl->demote = from_bits(p->min_avg_bits.load(std::memory_order_relaxed)) < INFINITY;
     }
+    // Which list phases can yield anything: known now, so empty ones cost
+    // nothing later. Replica phases are known once the replicas are keyed.
+    uint32_t live = 0;
+    for (uint32_t k = 0; k < (remote ? 3u : 2u); k++) {
+        if (st->alive_len[k]) live |= (1u << (kOtherFirst + k)) | (pl->demote ? 1u << (kOtherFirst + 3 + k) : 0);
+        if (st->down_len[k]) live |= 1u << (kDownFirst + k);
+    }
+    pl->live = live | (pl->rep_count ? 0x3fu : 0);
     return SY_OK;
 }
 
@@ -196,12 +226,9 @@ inline bool dm_is_replica(const DefaultPlan *pl, uint32_t node) {
     return false;
 }
 
-// Whether a phase's pass takes this node: the fast pass takes everything
-// unless demoting; the penalised pass only exists when demoting.
-inline bool dm_pass_takes(const DefaultPlan *pl, uint32_t pass, uint32_t node, bool keep_order) {
-    if (!pl->demote || keep_order) return pass == 0;
-    bool slow = penalised(pl->p, &pl->st->head, node, pl->now);
-    return pass == 0 ? !slow : slow;
+// Whether latency awareness puts the node in the penalised pass.
+inline bool dm_slow(const DefaultPlan *pl, uint32_t node) {
+    return pl->demote && penalised(pl->p, &pl->st->head, node, pl->now);
 }
 
 inline void dm_emit(const DefaultPlan *pl, uint32_t node, bool replica, sy_target *target) {
@@ -216,27 +243,45 @@ inline void dm_emit(const DefaultPlan *pl, uint32_t node, bool replica, sy_targe
     }
 }
 
+// Each replica's phase (pass * 3 + tier), once per plan; LWT replicas are
+// never demoted, so their ring order holds.
+inline void dm_key_replicas(DefaultPlan *pl) {
+    const DefaultState *st = pl->st;
+    uint32_t live = pl->live & ~0x3fu;
+    for (uint32_t i = 0; i < pl->rep_count; i++) {
+        uint8_t b = st->node_bits[pl->reps[i]];
+        uint8_t key = 0xff; // down (planned with the down nodes), or a DC not allowed
+        if ((b & kUp) && ((b & kTierMask) != kRemote || pl->remote)) {
+            key = static_cast<uint8_t>((b & kTierMask) + (!pl->lwt && dm_slow(pl, pl->reps[i]) ? 3 : 0));
+            live |= 1u << key;
+        }
+        pl->rkey[i] = key;
+    }
+    pl->live = live;
+    pl->keyed = 1;
+}
+
 inline int dm_plan_next(DefaultPlan *pl, sy_target *target) {
     const DefaultState *st = pl->st;
-    const sy_topology *t = st->head.topology;
-    while (pl->phase < kEnd) {
-        uint32_t ph = pl->phase;
-        uint32_t tier = ph < kDownFirst ? (ph % 3) : ph - kDownFirst;
-        if (tier == kRemote && !pl->remote) {
-            pl->phase++;
+    for (;;) {
+        if (pl->phase < kOtherFirst && !pl->keyed) dm_key_replicas(pl);
+        uint32_t rest = pl->live >> pl->phase;
+        if (!rest) {
+            pl->phase = kEnd;
+            return 0;
+        }
+        if (!(rest & 1)) { // jump to the next phase that may yield
+            pl->phase += static_cast<uint32_t>(__builtin_ctz(rest));
             pl->entered = 0;
             continue;
         }
+        uint32_t ph = pl->phase;
         if (ph < kOtherFirst) { // replicas: filter into buf once, then draw
-            uint32_t pass = ph / 3;
             if (!pl->entered) {
                 pl->buf_len = 0;
                 pl->pos = 0;
-                for (uint32_t i = 0; i < pl->rep_count; i++) {
-                    uint32_t node = pl->reps[i];
-                    if (st->tier[node] != tier || !SY_TOPOLOGY_NODE(t, node)->up) continue;
-                    if (dm_pass_takes(pl, pass, node, pl->lwt)) pl->buf[pl->buf_len++] = node;
-                }
+                for (uint32_t i = 0; i < pl->rep_count; i++)
+                    if (pl->rkey[i] == ph) pl->buf[pl->buf_len++] = pl->reps[i];
                 pl->entered = 1;
             }
             if (pl->pos < pl->buf_len) {
@@ -250,32 +295,31 @@ inline int dm_plan_next(DefaultPlan *pl, sy_target *target) {
                 return 1;
             }
         } else { // a node list from a random offset
-            uint32_t n = st->list_len[tier];
-            const uint32_t *list = st->list[tier];
             bool down = ph >= kDownFirst;
-            uint32_t pass = down ? 0 : (ph - kOtherFirst) / 3;
+            uint32_t tier = down ? ph - kDownFirst : (ph - kOtherFirst) % 3;
+            bool slow_pass = !down && ph >= kOtherFirst + 3;
+            uint32_t n = down ? st->down_len[tier] : st->alive_len[tier];
+            const uint32_t *list = down ? st->down[tier] : st->alive[tier];
             if (!pl->entered) {
-                pl->start = n ? random_below(&pl->rot, n) : 0;
+                pl->start = random_below(&pl->rot, n);
                 pl->pos = 0;
                 pl->entered = 1;
             }
             while (pl->pos < n) {
                 uint32_t at = pl->start + pl->pos++;
                 uint32_t node = list[at < n ? at : at - n];
-                bool up = SY_TOPOLOGY_NODE(t, node)->up;
                 if (down) {
-                    if (up) continue;
-                } else if (!up || dm_is_replica(pl, node) || !dm_pass_takes(pl, pass, node, false)) {
-                    continue;
+                    dm_emit(pl, node, dm_is_replica(pl, node), target);
+                    return 1;
                 }
-                dm_emit(pl, node, down && dm_is_replica(pl, node), target);
+                if (dm_is_replica(pl, node) || dm_slow(pl, node) != slow_pass) continue;
+                dm_emit(pl, node, false, target);
                 return 1;
             }
         }
         pl->phase++;
         pl->entered = 0;
     }
-    return 0;
 }
 
 } // namespace syp::dp

@@ -366,14 +366,19 @@ inline int32_t keyspace_group(const Ring &ring, const char *name) {
 }
 
 // The ring position whose replicas serve token: the first token >= it.
+// Branchless (the compare becomes a conditional move): random tokens make a
+// branchy search mispredict on every level.
 inline size_t ring_position(const Ring &ring, int64_t token) {
-    size_t lo = 0, hi = ring.len;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (ring.tokens[mid] < token) lo = mid + 1;
-        else hi = mid;
+    if (!ring.len) return 0;
+    const int64_t *base = ring.tokens;
+    size_t n = ring.len;
+    while (n > 1) {
+        size_t half = n / 2;
+        base = base[half] < token ? base + half : base;
+        n -= half;
     }
-    return lo == ring.len ? 0 : lo;
+    size_t at = static_cast<size_t>(base - ring.tokens) + (*base < token);
+    return at == ring.len ? 0 : at;
 }
 
 } // namespace syp::dp
