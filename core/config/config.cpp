@@ -203,8 +203,10 @@ int configure(Router *r, const char *json, size_t len, const sy_router_options *
         while (*k && std::strcmp(*k, m->string) != 0) k++;
         const cJSON *o = doc->child;
         while (o != m && std::strcmp(o->string, m->string) != 0) o = o->next;
+        Path kp;
+        kp.key(m->string);
         if ((!*k || o != m) &&
-            !d.failed(fail(d.slot(), SY_ECONFIG, m->string, !*k ? "unknown key" : "duplicate key")))
+            !d.failed(fail(d.slot(), SY_ECONFIG, kp.c_str(), !*k ? "unknown key" : "duplicate key")))
             goto out;
     }
     if ((rc = build_search_path(doc, opts, opts ? opts->base_dir : nullptr, dirs, sp, d.slot())) &&

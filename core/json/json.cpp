@@ -42,24 +42,29 @@ void hook_free(void *p) {
 
 std::once_flag hooks_once;
 
-bool ends_open(const char *text, size_t len) {
+// Whether a failed parse is a document cut short: it ends inside a string
+// that began at or before where cJSON stopped, or with brackets open and
+// cJSON stopped at the last byte (where it puts every end of input).
+bool cut_short(const char *text, size_t len, const char *pos) {
     long depth = 0;
-    bool in_string = false, escaped = false;
+    const char *string_start = nullptr;
+    bool escaped = false;
     for (size_t i = 0; i < len; i++) {
         char c = text[i];
-        if (in_string) {
+        if (string_start) {
             if (escaped) escaped = false;
             else if (c == '\\') escaped = true;
-            else if (c == '"') in_string = false;
+            else if (c == '"') string_start = nullptr;
         } else if (c == '"') {
-            in_string = true;
+            string_start = text + i;
         } else if (c == '{' || c == '[') {
             depth++;
         } else if (c == '}' || c == ']') {
             depth--;
         }
     }
-    return in_string || depth > 0;
+    if (string_start) return pos >= string_start;
+    return depth > 0 && pos == text + len - 1;
 }
 
 } // namespace
@@ -96,7 +101,7 @@ int json_parse(const Alloc &a, const char *text, size_t len, int code, const cha
     if (pos < text || pos > text + len) pos = text + len;
     // cJSON points at the last byte when the input simply stops; a document
     // that ends inside a string or with brackets still open was cut short.
-    if (!v && ends_open(text, len)) pos = text + len;
+    if (len && cut_short(text, len, pos)) pos = text + len;
     size_t line = 1, col = 1;
     for (const char *c = text; c < pos; c++) {
         if (*c == '\n') {
@@ -183,9 +188,15 @@ int json_opt_int(const cJSON *obj, const char *key, Path &path, int code, int64_
         return fail(err, code, path.c_str(), "expected an integer in %lld..%lld, got %s",
                     static_cast<long long>(min), static_cast<long long>(max), json_type_name(v));
     double d = v->valuedouble;
-    if (!(d >= static_cast<double>(min) && d <= static_cast<double>(max)) || std::floor(d) != d)
-        return fail(err, code, path.c_str(), "expected an integer in %lld..%lld, got %g",
-                    static_cast<long long>(min), static_cast<long long>(max), d);
+    if (!(d >= static_cast<double>(min) && d <= static_cast<double>(max)) || std::floor(d) != d) {
+        char got[40];
+        if (std::floor(d) == d && std::fabs(d) < 9007199254740992.0)
+            std::snprintf(got, sizeof got, "%lld", static_cast<long long>(d));
+        else
+            std::snprintf(got, sizeof got, "%.17g", d);
+        return fail(err, code, path.c_str(), "expected an integer in %lld..%lld, got %s",
+                    static_cast<long long>(min), static_cast<long long>(max), got);
+    }
     *out = static_cast<int64_t>(d);
     return SY_OK;
 }

@@ -21,15 +21,30 @@ void snapshot_destroy(Snapshot *s) {
     r->alloc.destroy(s);
 }
 
-// Frees snapshots whose last plan has ended. Writers only (update_mu held),
-// so plugins' attach/detach never run concurrently.
-void drain_retired(Router *r) {
-    Snapshot *s = r->retired.exchange(nullptr, std::memory_order_acquire);
-    while (s) {
-        Snapshot *next = s->retired_next;
+// Frees the retired snapshots no plan uses any more (all of them when the
+// router goes away). Writers only (update_mu held), so plugins' attach and
+// detach never run concurrently. No plan can pin a retired snapshot anew, so
+// once its stripes sum to zero it stays unused.
+void drain_retired(Router *r, bool all) {
+    Snapshot **link = &r->retired;
+    while (Snapshot *s = *link) {
+        int64_t users = 0;
+        for (const Stripe &k : s->refs) users += k.n.load(std::memory_order_acquire);
+        if (users && !all) {
+            link = &s->retired_next;
+            continue;
+        }
+        *link = s->retired_next;
         snapshot_destroy(s);
-        s = next;
     }
+}
+
+// Which stripe this thread counts itself on.
+uint32_t stripe() {
+    static std::atomic<uint32_t> next{0};
+    static thread_local uint32_t mine __attribute__((tls_model("initial-exec"))) = UINT32_MAX;
+    if (mine == UINT32_MAX) mine = next.fetch_add(1, std::memory_order_relaxed) % kStripes;
+    return mine;
 }
 
 } // namespace
@@ -37,33 +52,26 @@ void drain_retired(Router *r) {
 // A reader counts itself in the epoch's slot, then re-reads the epoch: if a
 // writer moved on meanwhile, that writer may already have checked the slot,
 // so the reader backs out and tries again. Once the epoch is confirmed, the
-// writer of the next epoch is bound to wait for this reader before it drops
-// the snapshot the reader is about to pin.
+// writer of the next epoch is bound to wait for this reader before it
+// retires the snapshot the reader is about to pin.
 Snapshot *snapshot_acquire(Router *r) {
+    uint32_t k = stripe();
     for (;;) {
         uint64_t e = r->reader_epoch.load();
-        r->readers[e & 1].fetch_add(1);
+        std::atomic<int64_t> &slot = r->readers[e & 1][k].n;
+        slot.fetch_add(1);
         if (r->reader_epoch.load() != e) {
-            r->readers[e & 1].fetch_sub(1);
+            slot.fetch_sub(1);
             continue;
         }
         Snapshot *s = r->current.load();
-        s->refs.fetch_add(1, std::memory_order_relaxed);
-        r->readers[e & 1].fetch_sub(1, std::memory_order_release);
+        s->refs[k].n.fetch_add(1, std::memory_order_relaxed);
+        slot.fetch_sub(1, std::memory_order_release);
         return s;
     }
 }
 
-void snapshot_release(Snapshot *s) {
-    if (s->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
-    // Last user: hand it to the next writer (lock-free push) to destroy.
-    Router *r = s->router;
-    Snapshot *head = r->retired.load(std::memory_order_relaxed);
-    do {
-        s->retired_next = head;
-    } while (!r->retired.compare_exchange_weak(head, s, std::memory_order_release,
-                                               std::memory_order_relaxed));
-}
+void snapshot_release(Snapshot *s) { s->refs[stripe()].n.fetch_sub(1, std::memory_order_release); }
 
 int router_publish(Router *r, Topology *t, sy_error *err) {
     Snapshot *s = r->alloc.make<Snapshot>();
@@ -92,9 +100,13 @@ int router_publish(Router *r, Topology *t, sy_error *err) {
     // A reader may have loaded `old` but not yet counted itself in: wait for
     // every reader of the previous epoch to finish its acquire.
     uint64_t e = r->reader_epoch.fetch_add(1);
-    while (r->readers[e & 1].load() != 0) std::this_thread::yield();
-    if (old) snapshot_release(old);
-    drain_retired(r);
+    for (const Stripe &k : r->readers[e & 1])
+        while (k.n.load() != 0) std::this_thread::yield();
+    if (old) {
+        old->retired_next = r->retired;
+        r->retired = old;
+    }
+    drain_retired(r, false);
     return SY_OK;
 }
 
@@ -116,8 +128,9 @@ void router_log(const Router *r, uint32_t level, const char *source, const char 
 void router_destroy(Router *r) {
     if (Snapshot *s = r->current.exchange(nullptr)) {
         std::lock_guard<std::mutex> g(r->update_mu);
-        snapshot_release(s);
-        drain_retired(r);
+        s->retired_next = r->retired;
+        r->retired = s;
+        drain_retired(r, true); // plans must have ended: the router is going away
     }
     for (size_t i = r->chain_len; i-- > 0;) {
         Instance &in = r->chain[i];

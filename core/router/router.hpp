@@ -34,9 +34,18 @@ struct Instance {
     bool created = false;
 };
 
+// A counter on a cache line of its own: threads count themselves on their
+// own stripe, so planning from many threads shares no written line. Padded
+// rather than aligned, so user allocators are never asked for more than 16.
+constexpr size_t kStripes = 16;
+struct Stripe {
+    std::atomic<int64_t> n{0};
+    char pad[64 - sizeof(std::atomic<int64_t>)];
+};
+
 // One published state: topology + each chain instance's derived state.
 struct Snapshot {
-    std::atomic<uint64_t> refs{1};
+    Stripe refs[kStripes]; // plans using it; a plan may end on another stripe: only the sum counts
     Router *router = nullptr;
     Topology *topo = nullptr;
     void *states[kMaxChain] = {};
@@ -68,11 +77,11 @@ struct Router {
     uint32_t connect_timeout_ms = 2000;
 
     // Readers: acquire() never blocks. Writers: update_mu, then wait out the
-    // readers of the previous epoch before dropping their reference.
+    // readers of the previous epoch before retiring its snapshot.
     std::atomic<Snapshot *> current{nullptr};
     std::atomic<uint64_t> reader_epoch{0};
-    std::atomic<int64_t> readers[2] = {};
-    std::atomic<Snapshot *> retired{nullptr};
+    Stripe readers[2][kStripes];
+    Snapshot *retired = nullptr; // writers only: snapshots plans may still use
     std::atomic<uint64_t> epoch{0};
     std::mutex update_mu;
 
