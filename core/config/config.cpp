@@ -209,7 +209,7 @@ int configure(Router *r, const char *json, size_t len, const sy_router_options *
             !d.failed(fail(d.slot(), SY_ECONFIG, kp.c_str(), !*k ? "unknown key" : "duplicate key")))
             goto out;
     }
-    if ((rc = build_search_path(doc, opts, opts ? opts->base_dir : nullptr, dirs, sp, d.slot())) &&
+    if ((rc = build_search_path(doc, opts, opts->base_dir, dirs, sp, d.slot())) &&
         !d.failed(rc))
         goto out;
     tp = cJSON_GetObjectItemCaseSensitive(doc, "topology");
@@ -256,28 +256,39 @@ out:
     return d.first;
 }
 
-int router_create(const char *json, size_t len, const sy_router_options *opts, Diag &d,
+// An older caller's smaller options struct, widened: fields it does not
+// have read as zero. Too small to hold the first version: SY_EINVAL.
+int widen_options(const sy_router_options *opts, sy_router_options *o, sy_error *err) {
+    *o = SY_STRUCT_INIT(sy_router_options);
+    if (!opts) return SY_OK;
+    if (opts->struct_size < offsetof(sy_router_options, base_dir) + sizeof(const char *))
+        return fail(err, SY_EINVAL, "", "sy_router_options.struct_size %u is too small (at least %zu)",
+                    opts->struct_size, offsetof(sy_router_options, base_dir) + sizeof(const char *));
+    std::memcpy(o, opts, opts->struct_size < sizeof *o ? opts->struct_size : sizeof *o);
+    o->struct_size = sizeof *o;
+    return SY_OK;
+}
+
+int router_create(const char *json, size_t len, const sy_router_options *caller_opts, Diag &d,
                   sy_router **out) {
-    if (opts && opts->struct_size < offsetof(sy_router_options, log_level) + sizeof(uint32_t)) {
-        d.failed(fail(d.slot(), SY_EINVAL, "", "sy_router_options.struct_size is too small"));
+    sy_router_options wide;
+    if (int rc = widen_options(caller_opts, &wide, d.slot())) {
+        d.failed(rc);
         return d.first;
     }
-    Alloc a = Alloc::from(opts ? opts->allocator : nullptr);
+    const sy_router_options *opts = &wide;
+    Alloc a = Alloc::from(opts->allocator);
     Router *r = a.make<Router>(a);
     if (!r) {
         d.failed(fail(d.slot(), SY_ENOMEM, "", "out of memory"));
         return d.first;
     }
-    if (opts) {
-        r->log_fn = opts->log;
-        r->log_data = opts->log_user_data;
-        r->log_destroy = opts->log_destroy;
-        if (opts->log_level) r->log_level = opts->log_level;
-        if (opts->struct_size >= offsetof(sy_router_options, clock_user_data) + sizeof(void *)) {
-            r->clock_fn = opts->clock_ns;
-            r->clock_data = opts->clock_user_data;
-        }
-    }
+    r->log_fn = opts->log;
+    r->log_data = opts->log_user_data;
+    r->log_destroy = opts->log_destroy;
+    if (opts->log_level) r->log_level = opts->log_level;
+    r->clock_fn = opts->clock_ns;
+    r->clock_data = opts->clock_user_data;
     int rc = configure(r, json, len, opts, d);
     if (rc || !out) {
         r->log_destroy = nullptr; // a failed or check-only call leaves user_data to the caller
@@ -342,15 +353,14 @@ SY_API int sy_router_new_from_file(const char *path, const sy_router_options *op
                                    sy_router **out, sy_error *err) {
     if (!path || !out)
         return fail(err, SY_EINVAL, "", "sy_router_new_from_file: path and out are required");
-    Alloc a = Alloc::from(opts ? opts->allocator : nullptr);
+    sy_router_options o;
+    int rc = widen_options(opts, &o, err);
+    if (rc) return rc;
+    Alloc a = Alloc::from(o.allocator);
     char *buf = nullptr;
     size_t len = 0, cap = 0;
-    int rc = read_file(a, path, &buf, &len, &cap, err);
-    if (rc) return rc;
+    if ((rc = read_file(a, path, &buf, &len, &cap, err))) return rc;
     // Relative plugin_path entries resolve against the config's directory.
-    sy_router_options o = SY_STRUCT_INIT(sy_router_options);
-    if (opts) std::memcpy(&o, opts, opts->struct_size < sizeof o ? opts->struct_size : sizeof o);
-    o.struct_size = sizeof o;
     char dir[4096];
     if (!o.base_dir) {
         const char *slash = std::strrchr(path, '/');

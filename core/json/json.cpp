@@ -88,6 +88,7 @@ int json_parse(const Alloc &a, const char *text, size_t len, int code, const cha
     cJSON *v = cJSON_ParseWithLengthOpts(text, len, &end, false);
     if (!v && tl_alloc_failed) return fail(err, SY_ENOMEM, path, "out of memory while parsing JSON");
     const char *pos = end ? end : text;
+    bool parsed = v != nullptr; // then what follows is trailing garbage, not a cut
     if (v) {
         while (pos < text + len && (*pos == ' ' || *pos == '\t' || *pos == '\n' || *pos == '\r'))
             pos++;
@@ -101,7 +102,10 @@ int json_parse(const Alloc &a, const char *text, size_t len, int code, const cha
     if (pos < text || pos > text + len) pos = text + len;
     // cJSON points at the last byte when the input simply stops; a document
     // that ends inside a string or with brackets still open was cut short.
-    if (len && cut_short(text, len, pos)) pos = text + len;
+    if (!parsed && len && cut_short(text, len, pos)) pos = text + len;
+    bool blank = true;
+    for (size_t i = 0; i < len && blank; i++)
+        blank = text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r';
     size_t line = 1, col = 1;
     for (const char *c = text; c < pos; c++) {
         if (*c == '\n') {
@@ -111,7 +115,7 @@ int json_parse(const Alloc &a, const char *text, size_t len, int code, const cha
             col++;
         }
     }
-    if (len == 0) return fail(err, code, path, "JSON syntax error at line 1, column 1: empty document");
+    if (blank) return fail(err, code, path, "JSON syntax error at line %zu, column %zu: empty document", line, col);
     if (pos == text + len)
         return fail(err, code, path,
                     "JSON syntax error at line %zu, column %zu: unexpected end of input", line, col);

@@ -83,12 +83,36 @@ int set_key_bytes(Request *q, const void *key, size_t len) {
     return SY_OK;
 }
 
+// The context's shape, the same for a parsed request and for
+// sy_request_set_context_json: an object of objects named headers, session, query.
+int check_context(const cJSON *ctx, Path &path, sy_error *err) {
+    const int code = SY_EREQUEST;
+    if (!cJSON_IsObject(ctx))
+        return fail(err, code, path.c_str(), "expected an object, got %s", json_type_name(ctx));
+    const char *const keys[] = {"headers", "session", "query", nullptr};
+    if (int rc = json_check_keys(ctx, keys, path, code, err)) return rc;
+    for (const cJSON *m = ctx->child; m; m = m->next) {
+        if (!cJSON_IsObject(m)) {
+            PathScope pm(path, m->string);
+            return fail(err, code, path.c_str(), "expected an object, got %s", json_type_name(m));
+        }
+    }
+    return SY_OK;
+}
+
 int parse_fields(Request *q, const cJSON *doc, sy_error *err) {
     const int code = SY_EREQUEST;
     Path path;
     if (!cJSON_IsObject(doc))
         return fail(err, code, "", "a request is a JSON object, got %s", json_type_name(doc));
-    // Keys other than the core's are kept in the document for plugins.
+    // Keys other than the core's are kept in the document for plugins; a key
+    // given twice is refused (which one would count?).
+    for (const cJSON *m = doc->child; m; m = m->next)
+        for (const cJSON *o = doc->child; o != m; o = o->next)
+            if (std::strcmp(o->string, m->string) == 0) {
+                PathScope ps(path, m->string);
+                return fail(err, code, path.c_str(), "duplicate key");
+            }
     int rc;
     const cJSON *key = cJSON_GetObjectItemCaseSensitive(doc, "key");
     const cJSON *key_hex = cJSON_GetObjectItemCaseSensitive(doc, "key_hex");
@@ -195,17 +219,7 @@ int parse_fields(Request *q, const cJSON *doc, sy_error *err) {
     const cJSON *ctx = cJSON_GetObjectItemCaseSensitive(doc, "context");
     if (ctx) {
         PathScope ps(path, "context");
-        if (!cJSON_IsObject(ctx))
-            return fail(err, code, path.c_str(), "expected an object, got %s", json_type_name(ctx));
-        const char *const keys[] = {"headers", "session", "query", nullptr};
-        if ((rc = json_check_keys(ctx, keys, path, code, err))) return rc;
-        for (const cJSON *m = ctx->child; m; m = m->next) {
-            if (!cJSON_IsObject(m)) {
-                PathScope pm(path, m->string);
-                return fail(err, code, path.c_str(), "expected an object, got %s",
-                            json_type_name(m));
-            }
-        }
+        if ((rc = check_context(ctx, path, err))) return rc;
         q->view.context = reinterpret_cast<const sy_json *>(ctx);
         q->view.fields |= SY_REQ_CONTEXT;
     }
@@ -337,9 +351,10 @@ SY_API int sy_request_set_context_json(sy_request *req, const char *json, size_t
     Request *q = as_mut(req);
     cJSON *ctx = nullptr;
     if (int rc = json_parse(q->alloc, json, len, SY_EREQUEST, "context", &ctx, err)) return rc;
-    if (!cJSON_IsObject(ctx)) {
+    Path path("context");
+    if (int rc = check_context(ctx, path, err)) {
         json_delete(q->alloc, ctx);
-        return fail(err, SY_EREQUEST, "context", "expected an object");
+        return rc;
     }
     json_delete(q->alloc, q->context);
     q->context = ctx;

@@ -40,12 +40,13 @@ int store_node(Topology &t, const NodeSpec &s, const int64_t *tokens, size_t nto
     sy_node &n = t.nodes[t.node_count];
     n = sy_node{};
     n.struct_size = sizeof(sy_node);
-    char idbuf[300];
     const char *id = s.id;
-    if (!id) {
+    if (!id) { // host:port ([host]:port for IPv6), in the snapshot's arena
         bool v6 = std::strchr(s.host, ':') != nullptr;
-        std::snprintf(idbuf, sizeof idbuf, v6 ? "[%s]:%lld" : "%s:%lld", s.host,
-                      static_cast<long long>(s.port));
+        size_t n = std::strlen(s.host) + 10;
+        char *idbuf = static_cast<char *>(t.arena.alloc(n, 1));
+        if (!idbuf) return fail(err, SY_ENOMEM, path.c_str(), "out of memory");
+        std::snprintf(idbuf, n, v6 ? "[%s]:%lld" : "%s:%lld", s.host, static_cast<long long>(s.port));
         id = idbuf;
     }
     if (!*id) {
@@ -58,7 +59,7 @@ int store_node(Topology &t, const NodeSpec &s, const int64_t *tokens, size_t nto
             return fail(err, code, path.c_str(), "duplicate node id '%.100s' (also node %zu)", id,
                         i);
         }
-    n.id = t.arena.strdup(id);
+    n.id = s.id ? t.arena.strdup(id) : id;
     n.name = s.name ? t.arena.strdup(s.name) : n.id;
     n.host = t.arena.strdup(s.host);
     n.port = static_cast<uint32_t>(s.port);
@@ -90,6 +91,8 @@ int parse_strategy(const char *s, uint32_t *out) {
     return SY_OK;
 }
 
+constexpr uint32_t kMaxRf = 1000;
+
 // A replication factor as Cassandra stores it: a number or a numeric string.
 int parse_rf(const cJSON *v, Path &path, int code, uint32_t *out, sy_error *err) {
     int64_t x = -1;
@@ -97,8 +100,8 @@ int parse_rf(const cJSON *v, Path &path, int code, uint32_t *out, sy_error *err)
         sy_error e2 = SY_STRUCT_INIT(sy_error);
         if (json_int64(v, path, code, &x, &e2) != SY_OK) x = -1;
     }
-    if (x < 0 || x > 1000)
-        return fail(err, code, path.c_str(), "replication factor must be an integer 0..1000");
+    if (x < 0 || x > kMaxRf)
+        return fail(err, code, path.c_str(), "replication factor must be an integer 0..%u", kMaxRf);
     *out = static_cast<uint32_t>(x);
     return SY_OK;
 }
@@ -133,8 +136,13 @@ int store_keyspace(Topology &t, const cJSON *k, Path &path, int code, sy_error *
         return fail(err, code, path.c_str(), "expected an object, got %s", json_type_name(rep));
     if (ks.strategy == SY_STRATEGY_SIMPLE) {
         const cJSON *rf = cJSON_GetObjectItemCaseSensitive(rep, "replication_factor");
+        if (!rf) {
+            PathScope ps2(path, "replication_factor");
+            return fail(err, code, path.c_str(), "SimpleStrategy needs a replication_factor");
+        }
+        static const char *const keys[] = {"replication_factor", "class", nullptr};
+        if ((rc = json_check_keys(rep, keys, path, code, err))) return rc;
         PathScope ps2(path, "replication_factor");
-        if (!rf) return fail(err, code, path.c_str(), "SimpleStrategy needs a replication_factor");
         if ((rc = parse_rf(rf, path, code, &ks.replication_factor, err))) return rc;
     } else if (ks.strategy == SY_STRATEGY_NETWORK_TOPOLOGY) {
         size_t n = 0;
@@ -354,10 +362,15 @@ int topology_from_desc(const Alloc &a, const sy_topology_desc *d, Topology **out
         std::memcpy(&k, src, kstride < sizeof k ? kstride : sizeof k);
         PathScope ps(path, "keyspaces");
         PathScope pi(path, i);
-        if (!k.name || !*k.name || k.strategy > SY_STRATEGY_LOCAL ||
+        if (!k.name || !*k.name || k.strategy == SY_STRATEGY_NONE || k.strategy > SY_STRATEGY_LOCAL ||
             (k.dc_count && !k.dcs)) {
             rc = fail(err, code, path.c_str(), "keyspace needs a name, a known strategy and "
                                                "dcs when dc_count is set");
+            goto done;
+        }
+        if (k.replication_factor > kMaxRf) { // as the JSON path checks it
+            rc = fail(err, code, path.c_str(), "replication factor must be 0..%u, got %u", kMaxRf,
+                      k.replication_factor);
             goto done;
         }
         for (size_t j = 0; j < t->keyspace_count; j++)
@@ -386,6 +399,11 @@ int topology_from_desc(const Alloc &a, const sy_topology_desc *d, Topology **out
                 sy_dc_replication src{};
                 std::memcpy(&src, reinterpret_cast<const char *>(k.dcs) + j * dstride,
                             dstride < sizeof src ? dstride : sizeof src);
+                if (src.replication_factor > kMaxRf) {
+                    rc = fail(err, code, path.c_str(), "dcs[%zu]: replication factor must be 0..%u, got %u", j,
+                              kMaxRf, src.replication_factor);
+                    goto done;
+                }
                 if (src.struct_size != dstride || !src.datacenter) {
                     rc = fail(err, code, path.c_str(),
                               "dcs[%zu]: struct_size differs from dcs[0] or datacenter is NULL", j);

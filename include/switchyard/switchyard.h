@@ -257,7 +257,9 @@ SY_API void sy_request_free(sy_request *req);
 SY_API void sy_request_clear(sy_request *req);
 /* Parses the request JSON of the contract into req (cleared first). */
 SY_API int sy_request_parse_json(sy_request *req, const char *json, size_t len, sy_error *err);
-/* Partition key bytes; the Murmur3 token is computed from them. */
+/* Partition key bytes; the Murmur3 token is computed from them, replacing
+ * a token set before (set the token after the key to override it). In JSON,
+ * "key" is text up to its first NUL: give binary keys as "key_hex". */
 SY_API int sy_request_set_key(sy_request *req, const void *key, size_t len);
 SY_API int sy_request_set_token(sy_request *req, int64_t token);
 SY_API int sy_request_set_keyspace(sy_request *req, const char *keyspace);

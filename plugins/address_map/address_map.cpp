@@ -75,10 +75,18 @@ struct Errors {
         __attribute__((format(printf, 4, 5))) {
         char path[SY_ERROR_PATH_MAX * 2];
         size_t len = 0;
-        int n = std::snprintf(path, sizeof path, "%s%s%s", base, *base ? "." : "", map_key ? "map[\"" : "");
+        int n = std::snprintf(path, sizeof path, "%s", base);
         len = n > 0 ? std::min(static_cast<size_t>(n), sizeof path - 1) : 0;
-        if (suffix_key) syp::json_escape_into(path, sizeof path - 2, &len, suffix_key);
-        if (map_key) std::snprintf(path + len, sizeof path - len, "\"]");
+        if (map_key) syp::path_append_key(path, sizeof path, &len, "map");
+        // a map key is always quoted: it is an address, not a name
+        if (map_key && suffix_key) {
+            std::snprintf(path + len, sizeof path - len, "[\"");
+            len += std::strlen(path + len);
+            syp::json_escape_into(path, sizeof path - 2, &len, suffix_key);
+            std::snprintf(path + len, sizeof path - len, "\"]");
+        } else if (suffix_key) {
+            syp::path_append_key(path, sizeof path, &len, suffix_key);
+        }
         char msg[SY_ERROR_MESSAGE_MAX];
         va_list ap;
         va_start(ap, fmt);

@@ -16,6 +16,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "common/json_path.hpp"
+
 namespace syp {
 
 enum class AddrKind : uint8_t { none = 0, ipv4 = 1, ipv6 = 2, name = 3 };
@@ -183,34 +185,6 @@ inline int compare_endpoints(const Endpoint &a, const Endpoint &b) {
 inline bool format_host(const Endpoint &e, char *buf, size_t size) {
     if (e.kind == AddrKind::ipv6) return inet_ntop(AF_INET6, e.addr, buf, static_cast<socklen_t>(size)) != nullptr;
     return hp_copy(buf, size, e.host, e.host_len);
-}
-
-// Appends s as the inside of a JSON string (quotes and backslashes escaped,
-// control bytes as \u00XX) to buf at *len, truncating to fit; keeps a NUL.
-inline void json_escape_into(char *buf, size_t size, size_t *len, const char *s) {
-    static const char hex[] = "0123456789abcdef";
-    for (; *s; s++) {
-        unsigned char c = static_cast<unsigned char>(*s);
-        char tmp[7];
-        size_t k = 0;
-        if (c == '"' || c == '\\') {
-            tmp[k++] = '\\';
-            tmp[k++] = static_cast<char>(c);
-        } else if (c < 0x20) {
-            tmp[k++] = '\\';
-            tmp[k++] = 'u';
-            tmp[k++] = '0';
-            tmp[k++] = '0';
-            tmp[k++] = hex[c >> 4];
-            tmp[k++] = hex[c & 15];
-        } else {
-            tmp[k++] = static_cast<char>(c);
-        }
-        if (*len + k + 1 > size) break;
-        std::memcpy(buf + *len, tmp, k);
-        *len += k;
-    }
-    if (size) buf[*len < size ? *len : size - 1] = '\0';
 }
 
 } // namespace syp

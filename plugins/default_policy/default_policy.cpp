@@ -50,10 +50,11 @@ struct Parser {
     const char *base; // config_path
     sy_error *err;
 
-    // Fails at base + "." + key (key may itself be dotted).
+    // Fails at base + "." + key (key may itself be dotted, or start with a
+    // quoted `["..."]`).
     int fail(const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4))) {
         char path[SY_ERROR_PATH_MAX * 2];
-        std::snprintf(path, sizeof path, "%s%s%s", base, *base ? "." : "", key);
+        std::snprintf(path, sizeof path, "%s%s%s", base, *base && key[0] != '[' ? "." : "", key);
         char msg[SY_ERROR_MESSAGE_MAX];
         va_list ap;
         va_start(ap, fmt);
@@ -92,14 +93,16 @@ struct Parser {
         }
     }
 
-    // Unknown and duplicate member names of an object. prefix: "" or "x.".
+    // Unknown and duplicate member names of an object. prefix: "" or "x".
     int check_keys(const sy_json *obj, const char *const *known, const char *prefix) {
         size_t n = h->json_count(obj);
         for (size_t i = 0; i < n; i++) {
             const char *key = h->json_key(h->json_at(obj, i));
             if (!key) continue;
             char sub[SY_ERROR_PATH_MAX];
-            std::snprintf(sub, sizeof sub, "%s%s", prefix, key);
+            size_t len = static_cast<size_t>(std::snprintf(sub, sizeof sub, "%s", prefix));
+            if (len >= sizeof sub) len = sizeof sub - 1;
+            syp::path_append_key(sub, sizeof sub, &len, key);
             const char *const *k = known;
             while (*k && std::strcmp(*k, key) != 0) k++;
             if (!*k) return fail(sub, "unknown key");
@@ -222,7 +225,7 @@ int parse_latency(Parser &ps, const sy_json *config, LatencyConfig *lc) {
                        "\"retry_period_ms\", \"update_rate_ms\", \"minimum_measurements\"}, got %s",
                        ps.describe(la, b, sizeof b));
     }
-    int rc = ps.check_keys(la, kLatencyKeys, "latency_awareness.");
+    int rc = ps.check_keys(la, kLatencyKeys, "latency_awareness");
     // Durations in ms, kept in ns; the upper bound keeps ns within 64 bits.
     double mm = static_cast<double>(lc->minimum_measurements);
     double scale = static_cast<double>(lc->scale_ns) / 1e6, retry = static_cast<double>(lc->retry_period_ns) / 1e6,
