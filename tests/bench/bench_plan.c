@@ -193,7 +193,7 @@ int main(int argc, char **argv) {
     report("round_robin + address_map", "{\"mode\": \"round_robin\"}", 3, iterations);
     report("round_robin + address_map", "{\"mode\": \"round_robin\"}", 100, iterations / 20);
     report("single_target + address_map", "{\"mode\": \"single_target\", \"target\": \"node-1\"}", 3, iterations);
-    report("default (interim) + address_map", "{\"preferred_datacenter\": \"dc1\"}", 3, iterations);
+    report("default (no key) + address_map", "{\"preferred_datacenter\": \"dc1\"}", 3, iterations);
 
     bench b = {0};
     size_t bytes = 0;
