@@ -36,13 +36,15 @@ struct DefaultState {
     StateHeader head;
     Places places;
     Ring ring;
-    bool dc_preferred;         // a preferred datacenter is configured
     uint32_t local_dc;         // its id, UINT32_MAX when no node is in it
     const uint8_t *node_bits;  // per node: tier | kUp
     const uint32_t *alive[3];  // up nodes of each tier, in topology order
     uint32_t alive_len[3];
     const uint32_t *down[3];   // down nodes of each tier
     uint32_t down_len[3];
+    bool remote;               // other DCs may be planned (no preferred DC, or failover)
+    uint32_t planned;          // nodes a plan can yield at all
+    uint32_t list_phases[2];   // list phases with nodes: [0] without, [1] with latency demotion
 };
 
 enum Phase : uint32_t {
@@ -95,7 +97,6 @@ inline int dm_attach(Policy *p, const sy_topology *t, StateHeader **out, sy_erro
         return rc;
     }
     const char *dc = p->cfg.preferred_dc.s, *rack = p->cfg.preferred_rack.s;
-    st->dc_preferred = dc != nullptr;
     st->local_dc = dc ? find_dc(st->places, dc) : UINT32_MAX;
     if (dc && st->local_dc == UINT32_MAX && n) {
         char have[160] = "";
@@ -142,6 +143,19 @@ inline int dm_attach(Policy *p, const sy_topology *t, StateHeader **out, sy_erro
         h->log(h, SY_LOG_WARN, "preferred_rack '%s' has no node in datacenter '%s' (topology epoch %llu)", rack, dc,
                static_cast<unsigned long long>(t->epoch));
     st->node_bits = bits;
+    // What every plan of this snapshot needs to know up front.
+    st->remote = !dc || p->cfg.permit_dc_failover;
+    for (uint32_t k = 0; k < (st->remote ? 3u : 2u); k++) {
+        st->planned += st->alive_len[k] + st->down_len[k];
+        if (st->alive_len[k]) {
+            st->list_phases[0] |= 1u << (kOtherFirst + k);
+            st->list_phases[1] |= (1u << (kOtherFirst + k)) | (1u << (kOtherFirst + 3 + k));
+        }
+        if (st->down_len[k]) {
+            st->list_phases[0] |= 1u << (kDownFirst + k);
+            st->list_phases[1] |= 1u << (kDownFirst + k);
+        }
+    }
     h->log(h, SY_LOG_DEBUG, "epoch %llu: ring of %zu tokens, %u replica groups, %zu bytes",
            static_cast<unsigned long long>(t->epoch), st->ring.len, st->ring.group_count, st->ring.bytes);
     *out = head;
@@ -157,10 +171,7 @@ inline bool is_lwt(const sy_request_view *q) {
 inline int dm_plan_init(Policy *p, const DefaultState *st, const sy_request_view *q, void *plan_state,
                         sy_error *err) {
     const sy_host *h = p->host;
-    bool remote = !st->dc_preferred || p->cfg.permit_dc_failover;
-    uint32_t candidates = 0;
-    for (int k = 0; k < (remote ? 3 : 2); k++) candidates += st->alive_len[k] + st->down_len[k];
-    if (!candidates) {
+    if (!st->planned) {
         size_t n = st->head.topology->node_count;
         if (!n) h->set_error(err, SY_ENOROUTE, "", "default_policy: the topology has no nodes");
         else
@@ -179,7 +190,7 @@ inline int dm_plan_init(Policy *p, const DefaultState *st, const sy_request_view
     pl->pos = 0;
     pl->entered = 0;
     pl->keyed = 0;
-    pl->remote = remote;
+    pl->remote = st->remote;
     pl->lwt = is_lwt(q);
     pl->token = q->token;
     if (p->cfg.token_aware && (q->fields & SY_REQ_TOKEN) && q->keyspace && st->ring.len) {
@@ -209,14 +220,9 @@ inline int dm_plan_init(Policy *p, const DefaultState *st, const sy_request_view
         maybe_update_min(p, &st->head, pl->now);
         pl->demote = from_bits(p->min_avg_bits.load(std::memory_order_relaxed)) < INFINITY;
     }
-    // Which list phases can yield anything: known now, so empty ones cost
-    // nothing later. Replica phases are known once the replicas are keyed.
-    uint32_t live = 0;
-    for (uint32_t k = 0; k < (remote ? 3u : 2u); k++) {
-        if (st->alive_len[k]) live |= (1u << (kOtherFirst + k)) | (pl->demote ? 1u << (kOtherFirst + 3 + k) : 0);
-        if (st->down_len[k]) live |= 1u << (kDownFirst + k);
-    }
-    pl->live = live | (pl->rep_count ? 0x3fu : 0);
+    // Phases that may yield: empty ones cost nothing later. Replica phases
+    // are narrowed once the replicas are keyed.
+    pl->live = st->list_phases[pl->demote] | (pl->rep_count ? 0x3fu : 0);
     return SY_OK;
 }
 

@@ -103,18 +103,21 @@ struct Policy {
 
 struct NodeStats;
 
+// A block a state owns: freed with it. 16 bytes, so payloads stay 16-aligned.
+struct Block {
+    Block *next;
+    size_t size; // of the whole allocation
+};
+
 // Every per-snapshot state starts with this: the blocks it owns, the node
 // statistics outcomes feed, and an id -> node index table to find a node of
 // an older snapshot's target.
-constexpr uint32_t kMaxBlocks = 24;
-
 struct StateHeader {
     Mode mode;
-    uint32_t block_count;
     const sy_topology *topology; // lives as long as the snapshot and the state
     StateHeader *prev, *next;    // live states, in attach order
-    void *blocks[kMaxBlocks];
-    size_t block_sizes[kMaxBlocks];
+    size_t size;                 // of the state itself
+    Block *blocks;               // any number: one per array, two per replication
     NodeStats *stats;            // topology->node_count of them
     const uint32_t *id_slots;    // node index + 1, 0 free; id_mask + 1 slots
     uint64_t id_mask;
@@ -122,20 +125,21 @@ struct StateHeader {
 
 inline bool str_eq(const char *a, const char *b) { return a && b && std::strcmp(a, b) == 0; }
 
-// Allocates a block the state owns (zeroed); NULL when out of memory or blocks.
-inline void *state_block(const sy_host *h, StateHeader *st, size_t size, size_t align = 16) {
-    if (st->block_count == kMaxBlocks) return nullptr;
-    if (size == 0) size = 1;
-    void *p = h->alloc(h, size, align);
-    if (!p) return nullptr;
-    std::memset(p, 0, size);
-    st->blocks[st->block_count] = p;
-    st->block_sizes[st->block_count++] = size;
-    return p;
+// Allocates a zeroed block (16-byte aligned) the state owns; NULL when out of memory.
+inline void *state_block(const sy_host *h, StateHeader *st, size_t size) {
+    size_t total = sizeof(Block) + (size ? size : 1);
+    auto *b = static_cast<Block *>(h->alloc(h, total, 16));
+    if (!b) return nullptr;
+    std::memset(static_cast<void *>(b), 0, total);
+    b->next = st->blocks;
+    b->size = total;
+    st->blocks = b;
+    return b + 1;
 }
 
 template <class T> T *state_array(const sy_host *h, StateHeader *st, size_t n) {
-    return static_cast<T *>(state_block(h, st, n * sizeof(T), alignof(T) < 16 ? 16 : alignof(T)));
+    static_assert(alignof(T) <= 16, "blocks are 16-byte aligned");
+    return static_cast<T *>(state_block(h, st, n * sizeof(T)));
 }
 
 // A state of `size` bytes that owns itself as its first block.
@@ -145,14 +149,17 @@ inline StateHeader *state_new(const sy_host *h, size_t size, Mode mode, const sy
     std::memset(static_cast<void *>(s), 0, size);
     s->mode = mode;
     s->topology = t;
-    s->blocks[0] = s;
-    s->block_sizes[0] = size;
-    s->block_count = 1;
+    s->size = size;
     return s;
 }
 
 inline void state_free(const sy_host *h, StateHeader *s) {
-    for (uint32_t i = s->block_count; i-- > 0;) h->free(h, s->blocks[i], s->block_sizes[i]);
+    for (Block *b = s->blocks; b;) {
+        Block *next = b->next;
+        h->free(h, b, b->size);
+        b = next;
+    }
+    h->free(h, s, s->size);
 }
 
 // Fills what a topology node tells about a target. The core has already set

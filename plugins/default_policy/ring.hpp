@@ -148,10 +148,12 @@ inline bool build_places(const sy_host *h, StateHeader *st, Places *pl) {
     pl->dc_nodes = state_array<uint32_t>(h, st, n);
     pl->dc_racks = state_array<uint32_t>(h, st, n);
     pl->dc_name = state_array<const char *>(h, st, n);
-    auto *rack_first = state_array<uint32_t>(h, st, n); // a node of each rack id
-    auto *rack_owns = state_array<uint8_t>(h, st, n);   // the rack has a node with tokens
+    ring_detail::Scratch sc{h}; // needed while building only
+    auto *rack_first = sc.get<uint32_t>(n); // a node of each rack id
+    auto *rack_owns = sc.get<uint8_t>(n);   // the rack has a node with tokens
     if (!pl->dc || !pl->rack || !pl->dc_nodes || !pl->dc_racks || !pl->dc_name || !rack_first || !rack_owns)
         return false;
+    std::memset(rack_owns, 0, n ? n : 1);
     uint32_t racks = 0;
     for (size_t i = 0; i < n; i++) {
         const sy_node *node = SY_TOPOLOGY_NODE(t, i);

@@ -326,6 +326,40 @@ static void test_nts_prefers_distinct_racks(void **state) {
     sy_router_free(r);
 }
 
+/* Keyspaces that replicate differently each get their own precomputed
+ * replicas: twenty of them in one snapshot, every one right. */
+static void test_many_replications(void **state) {
+    (void)state;
+    char topo[8192];
+    size_t n = (size_t)snprintf(topo, sizeof topo, "{\"nodes\": [");
+    for (int i = 0; i < 12; i++)
+        n += (size_t)snprintf(topo + n, sizeof topo - n,
+                              "%s{\"id\": \"n%d\", \"host\": \"10.0.0.%d\", \"port\": 1, \"datacenter\": \"dc%d\","
+                              " \"rack\": \"r%d\", \"tokens\": [%d]}",
+                              i ? "," : "", i, i + 1, i % 2, i % 3, i * 100);
+    n += (size_t)snprintf(topo + n, sizeof topo - n, "], \"keyspaces\": [");
+    for (int rf = 1; rf <= 10; rf++)
+        n += (size_t)snprintf(topo + n, sizeof topo - n,
+                              "%s{\"name\": \"s%d\", \"strategy\": \"SimpleStrategy\", \"replication\": {\"replication_factor\": %d}},"
+                              "{\"name\": \"t%d\", \"strategy\": \"NetworkTopologyStrategy\", \"replication\": {\"dc0\": %d, \"dc1\": 1}}",
+                              rf > 1 ? "," : "", rf, rf, rf, rf);
+    snprintf(topo + n, sizeof topo - n, "]}");
+    sy_router *r = router(topo, "{}");
+    tgt t[MAXT];
+    for (int rf = 1; rf <= 10; rf++) {
+        char req[96];
+        int want[2] = {rf, (rf < 6 ? rf : 6) + 1}; /* dc0 has 6 nodes */
+        for (int nts = 0; nts < 2; nts++) {
+            snprintf(req, sizeof req, "{\"token\": 50, \"keyspace\": \"%c%d\", \"lwt\": true}", nts ? 't' : 's', rf);
+            int got = must_plan(r, req, t), reps = 0;
+            assert_int_equal(got, 12);
+            for (int i = 0; i < got; i++) reps += is_replica(&t[i]);
+            if (reps != want[nts]) fail_msg("%s: %d replicas, want %d", req, reps, want[nts]);
+        }
+    }
+    sy_router_free(r);
+}
+
 /* ---------------------------------------------------------------- tiers */
 
 static int tier_of(const tgt *t, const char *dc, const char *rack) {
@@ -857,6 +891,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_placement_matches_cassandra),
         cmocka_unit_test(test_nts_prefers_distinct_racks),
+        cmocka_unit_test(test_many_replications),
         cmocka_unit_test(test_tier_order),
         cmocka_unit_test(test_fixed_plan_order),
         cmocka_unit_test(test_shards),
