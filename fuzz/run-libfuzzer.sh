@@ -12,6 +12,9 @@
 # an artifacts directory whose path is printed; minimise one with
 #   BUILDDIR/fuzz/<target>_libfuzzer -minimize_crash=1 -runs=10000 ARTIFACT
 # and add it to fuzz/corpus/<target>/ under its SHA-256.
+# fuzz/<target>.seeds may list more seed directories, one per line, relative
+# to the repository root (e.g. ../shared/conformance/... data that is read in
+# place, never copied into the repository).
 # Exit status: 0 when no target crashed, 1 otherwise, 2 on bad usage.
 set -u
 
@@ -32,7 +35,7 @@ esac
 here=$(cd "$(dirname "$0")" && pwd)
 max_len=65536 # SYF_MAX_INPUT in fuzz_common.h
 
-targets=$(find "$build/fuzz" -maxdepth 1 -type f -name '*_libfuzzer' -perm -u+x 2>/dev/null | sort)
+targets=$(find "$build/fuzz" -maxdepth 2 -type f -name '*_libfuzzer' -perm -u+x 2>/dev/null | sort)
 if [ -z "$targets" ]; then
     echo "$0: no *_libfuzzer binaries in $build/fuzz." >&2
     echo "Configure with clang and a sanitizer, e.g." >&2
@@ -59,6 +62,17 @@ for exe in $targets; do
     mkdir -p "$corpus"
     if [ -d "$here/corpus/$name" ]; then
         cp "$here/corpus/$name"/* "$corpus"/ 2>/dev/null
+    fi
+    if [ -f "$here/$name.seeds" ]; then
+        while IFS= read -r dir; do
+            case $dir in '' | '#'*) continue ;; esac
+            if [ -d "$here/../$dir" ]; then
+                find "$here/../$dir" -type f -exec sh -c \
+                    'for f; do cp "$f" "$0/seed-$(basename "$f")"; done' "$corpus" {} +
+            else
+                echo "   (seed directory $dir not found: skipped)"
+            fi
+        done <"$here/$name.seeds"
     fi
     seeds=$(find "$corpus" -type f | wc -l)
     dict=""

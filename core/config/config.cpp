@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "plan/plan.hpp"
+#include "resolve/resolver.hpp"
 #include "router/router.hpp"
 #include "util/error.hpp"
 
@@ -289,9 +290,16 @@ int router_create(const char *json, size_t len, const sy_router_options *caller_
     if (opts->log_level) r->log_level = opts->log_level;
     r->clock_fn = opts->clock_ns;
     r->clock_data = opts->clock_user_data;
+    if (int rrc = resolver_new(a, opts->resolver, &r->resolver, d.slot())) {
+        d.failed(rrc);
+        r->log_destroy = nullptr;
+        router_destroy(r);
+        return d.first;
+    }
     int rc = configure(r, json, len, opts, d);
     if (rc || !out) {
         r->log_destroy = nullptr; // a failed or check-only call leaves user_data to the caller
+        resolver_disarm(r->resolver); // and the resolver's
         router_destroy(r);
         return rc;
     }

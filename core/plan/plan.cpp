@@ -50,7 +50,7 @@ SY_API int sy_plan_init(sy_router *router, const sy_request *req, void *storage,
     const Instance &sel = r->chain[0];
     void *state = static_cast<char *>(storage) + r->state_offset;
     clear_error(err);
-    int rc = sel.vt.plan_init(sel.mem, s->states[0], &s->topo->view, h->req, state, err);
+    int rc = sel.vt.plan_init(sel.mem, s->states[0], &s->view, h->req, state, err);
     if (rc != SY_OK) {
         snapshot_release(s);
         return plugin_failed(err, rc, "", sel.vt.name, "plan_init");
@@ -68,7 +68,7 @@ SY_API int sy_plan_next(sy_plan *plan, sy_target *target) {
     if (h->done) return 0;
     Router *r = h->router;
     Snapshot *s = h->snap;
-    const sy_topology *topo = &s->topo->view;
+    const sy_topology *topo = &s->view;
     // Built on the stack and copied out: *target stays untouched at the end
     // of the plan or on error, and an older caller's smaller struct gets the
     // prefix it knows.

@@ -3,6 +3,7 @@
 #include <ctime>
 
 #include "hash/murmur3.hpp"
+#include "resolve/resolver.hpp"
 #include "router/router.hpp"
 
 namespace sy {
@@ -118,6 +119,16 @@ void h_json_free(const sy_host *h, sy_json *v) {
     json_delete(ctx(h)->router->alloc, reinterpret_cast<cJSON *>(v));
 }
 
+int h_republish(const sy_host *h, sy_error *err) {
+    return router_republish(ctx(h)->router, err);
+}
+
+int h_resolve(const sy_host *h, const char *name, size_t index, sy_endpoint *out, char *buf,
+              size_t buf_size, sy_error *err) {
+    Router *r = ctx(h)->router;
+    return resolver_lookup(r, r->resolver, name, index, out, buf, buf_size, err);
+}
+
 } // namespace
 
 void host_init(HostCtx *c, Router *r, const char *plugin_name) {
@@ -143,6 +154,8 @@ void host_init(HostCtx *c, Router *r, const char *plugin_name) {
     h.json_parse = h_json_parse;
     h.json_free = h_json_free;
     h.plugin_name = plugin_name;
+    h.republish = h_republish;
+    h.resolve = h_resolve;
     c->router = r;
 }
 

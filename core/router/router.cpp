@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "resolve/resolver.hpp"
 #include "util/error.hpp"
 
 namespace sy {
@@ -73,21 +74,17 @@ Snapshot *snapshot_acquire(Router *r) {
 
 void snapshot_release(Snapshot *s) { s->refs[stripe()].n.fetch_sub(1, std::memory_order_release); }
 
-int router_publish(Router *r, Topology *t, sy_error *err) {
-    Snapshot *s = r->alloc.make<Snapshot>();
-    if (!s) {
-        topology_free(t);
-        return fail(err, SY_ENOMEM, "", "out of memory");
-    }
-    s->router = r;
-    s->topo = t;
-    std::lock_guard<std::mutex> g(r->update_mu);
-    t->view.epoch = r->epoch.load() + 1;
+namespace {
+
+// update_mu held.
+int publish_locked(Router *r, Snapshot *s, sy_error *err) {
+    s->view = s->topo->view;
+    s->view.epoch = r->epoch.load() + 1;
     for (size_t i = 0; i < r->chain_len; i++) {
         const Instance &in = r->chain[i];
         if (!in.vt.attach) continue;
         clear_error(err);
-        int rc = in.vt.attach(in.mem, &t->view, &s->states[i], err);
+        int rc = in.vt.attach(in.mem, &s->view, &s->states[i], err);
         if (rc != SY_OK) {
             s->states[i] = nullptr;
             rc = plugin_failed(err, rc, "topology", in.vt.name, "attach");
@@ -96,7 +93,7 @@ int router_publish(Router *r, Topology *t, sy_error *err) {
         }
     }
     Snapshot *old = r->current.exchange(s);
-    r->epoch.store(t->view.epoch);
+    r->epoch.store(s->view.epoch);
     // A reader may have loaded `old` but not yet counted itself in: wait for
     // every reader of the previous epoch to finish its acquire.
     uint64_t e = r->reader_epoch.fetch_add(1);
@@ -108,6 +105,34 @@ int router_publish(Router *r, Topology *t, sy_error *err) {
     }
     drain_retired(r, false);
     return SY_OK;
+}
+
+} // namespace
+
+int router_publish(Router *r, Topology *t, sy_error *err) {
+    Snapshot *s = r->alloc.make<Snapshot>();
+    if (!s) {
+        topology_free(t);
+        return fail(err, SY_ENOMEM, "", "out of memory");
+    }
+    s->router = r;
+    s->topo = t;
+    std::lock_guard<std::mutex> g(r->update_mu);
+    return publish_locked(r, s, err);
+}
+
+int router_republish(Router *r, sy_error *err) {
+    Snapshot *s = r->alloc.make<Snapshot>();
+    if (!s) return fail(err, SY_ENOMEM, "", "out of memory");
+    s->router = r;
+    std::lock_guard<std::mutex> g(r->update_mu);
+    Snapshot *cur = r->current.load();
+    if (!cur) {
+        r->alloc.destroy(s);
+        return SY_OK; // still configuring: the first publish attaches anyway
+    }
+    s->topo = topology_ref(cur->topo);
+    return publish_locked(r, s, err);
 }
 
 void router_vlog(const Router *r, uint32_t level, const char *source, const char *fmt,
@@ -138,6 +163,7 @@ void router_destroy(Router *r) {
         r->alloc.free(in.mem, in.mem_size);
     }
     plugin_unload_all(r);
+    resolver_free(r->resolver);
     if (r->log_destroy) r->log_destroy(r->log_data);
     r->magic = 0;
     Alloc a = r->alloc;
@@ -199,7 +225,7 @@ SY_API int sy_router_report(sy_router *router, const sy_target *target,
     Snapshot *s = snapshot_acquire(r);
     for (size_t i = 0; i < r->chain_len; i++) {
         const Instance &in = r->chain[i];
-        if (in.vt.on_outcome) in.vt.on_outcome(in.mem, s->states[i], &s->topo->view, &t, outcome);
+        if (in.vt.on_outcome) in.vt.on_outcome(in.mem, s->states[i], &s->view, &t, outcome);
     }
     snapshot_release(s);
     return SY_OK;

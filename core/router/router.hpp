@@ -47,7 +47,8 @@ struct Stripe {
 struct Snapshot {
     Stripe refs[kStripes]; // plans using it; a plan may end on another stripe: only the sum counts
     Router *router = nullptr;
-    Topology *topo = nullptr;
+    Topology *topo = nullptr;  // a reference: republished snapshots share it
+    sy_topology view{};        // topo's view with this snapshot's epoch
     void *states[kMaxChain] = {};
     Snapshot *retired_next = nullptr;
 };
@@ -75,6 +76,7 @@ struct Router {
     size_t plan_size = 0;
     size_t state_offset = 0;
     uint32_t connect_timeout_ms = 2000;
+    struct Resolver *resolver = nullptr; // resolve/resolver.cpp
 
     // Readers: acquire() never blocks. Writers: update_mu, then wait out the
     // readers of the previous epoch before retiring its snapshot.
@@ -92,6 +94,8 @@ Snapshot *snapshot_acquire(Router *r);
 void snapshot_release(Snapshot *s);
 // Builds a snapshot over t (taking ownership) and publishes it.
 int router_publish(Router *r, Topology *t, sy_error *err);
+// Publishes a new snapshot over the current topology (plugin state changed).
+int router_republish(Router *r, sy_error *err);
 
 void router_log(const Router *r, uint32_t level, const char *source, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -212,7 +212,7 @@ int parse_node(Topology &t, const cJSON *n, Vec<int64_t> &tokens, Path &path, in
 Topology::~Topology() { json_delete(alloc, document); }
 
 void topology_free(Topology *t) {
-    if (!t) return;
+    if (!t || t->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
     Alloc a = t->alloc;
     a.destroy(t);
 }

@@ -137,8 +137,21 @@ struct sy_host {
     void (*json_free)(const sy_host *host, sy_json *value);
     const char *plugin_name; /* the instance's plugin name (for messages) */
     /* methods above are in host version 1 */
+
+    /* Since: 2. Publishes a new snapshot over the current topology: attach
+     * runs again for every plugin, plans already started keep the old one.
+     * For plugins whose own tables change at run time (static_routes' add and
+     * remove). Never call it from attach, detach or a plan hook. */
+    int (*republish)(const sy_host *host, sy_error *err);
+    /* Since: 2. The index-th endpoint the router's resolver (sy_resolver)
+     * gives for name, cached for its TTL: 1 with *out filled (its host copied
+     * into buf), 0 past the last, SY_EUNSUPPORTED when the router has no
+     * resolver, another negative code when resolving failed (err says why). */
+    int (*resolve)(const sy_host *host, const char *name, size_t index, sy_endpoint *out,
+                   char *buf, size_t buf_size, sy_error *err);
+    /* methods above are in host version 2 */
 };
-#define SY_HOST_VERSION 1
+#define SY_HOST_VERSION 2
 
 /* ---------------------------------------------------------------- plugin vtable */
 

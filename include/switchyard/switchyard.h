@@ -134,6 +134,34 @@ typedef void (*sy_log_fn)(uint32_t level, const char *source, const char *messag
                           void *user_data);
 typedef void (*sy_destroy_fn)(void *user_data);
 
+/* ---------------------------------------------------------------- resolver */
+
+/* An endpoint a resolver answers with. */
+typedef struct sy_endpoint {
+    uint32_t struct_size;
+    uint32_t port;
+    const char *host; /* copied by the library before resolve returns */
+    uint32_t tls;     /* bool */
+} sy_endpoint;
+
+/* Resolves a node name (DNS SRV, Consul, a registrar...) into up to cap
+ * endpoints written to out[0..]; out[i].struct_size is preset. Returns how
+ * many were written (0: the name is unknown), or a negative SY_E* code.
+ * Called from planning threads, never concurrently for one name: it may
+ * block, but every plan that reaches the resolver waits for it. */
+typedef int (*sy_resolve_fn)(const char *name, sy_endpoint *out, size_t cap, void *user_data);
+
+#define SY_RESOLVE_MAX_ENDPOINTS 8
+
+typedef struct sy_resolver {
+    uint32_t struct_size;
+    sy_resolve_fn resolve;
+    void *user_data;
+    sy_destroy_fn destroy;   /* called on user_data at router free */
+    uint32_t ttl_ms;         /* 0: 5000 */
+    uint32_t cache_entries;  /* names cached at once; 0: 256 */
+} sy_resolver;
+
 /* ---------------------------------------------------------------- router */
 
 typedef struct sy_router sy_router;
@@ -156,6 +184,10 @@ typedef struct sy_router_options {
      * simulations pass a fake one. Must be thread-safe. */
     uint64_t (*clock_ns)(void *user_data);
     void *clock_user_data;
+    /* Since 0.2. Discovery for plugins that fall back to the host's
+     * resolver (static_routes): NULL means none. Answers are cached per name
+     * for resolve_ttl_ms (0: 5000); failures are not cached. */
+    struct sy_resolver *resolver;
 } sy_router_options;
 
 /* Creates a router from a JSON config (see README "Config"). opts may be NULL. */
@@ -289,6 +321,34 @@ enum sy_target_flags {
 
 #define SY_VIA_MAX 8
 
+/* TLS material for one target (static_routes' tls_profile). NULL strings
+ * fall back to the connect defaults. */
+typedef struct sy_tls_profile {
+    uint32_t struct_size;
+    uint32_t insecure_skip_verify; /* bool: off unless asked for */
+    const char *ca_file;
+    const char *ca_dir;
+    const char *cert_file;
+    const char *key_file;
+    const char *server_name; /* SNI and the name verified; NULL: the host */
+} sy_tls_profile;
+
+enum sy_proxy_protocol {
+    SY_PROXY_HTTP_CONNECT = 1,
+    SY_PROXY_SOCKS5 = 2
+};
+
+/* One hop a connection tunnels through on its way to a target. */
+typedef struct sy_proxy_hop {
+    uint32_t struct_size;
+    uint32_t protocol;  /* enum sy_proxy_protocol: how to ask this hop to go on */
+    const char *node;   /* the hop's node name */
+    const char *host;   /* NULL: resolve node when connecting */
+    uint32_t port;
+    uint32_t tls;       /* bool */
+    const char *cookie; /* credential for the hop, may be NULL */
+} sy_proxy_hop;
+
 /* One target of a plan. Strings are borrowed: they point into the router's
  * immutable snapshot or the plan's storage, and are valid until the next
  * sy_plan_next() on the same plan or its release. */
@@ -310,6 +370,16 @@ typedef struct sy_target {
     uint64_t epoch;          /* snapshot the target came from */
     const char *cookie;      /* credential handed to the caller, may be NULL */
     uint64_t user_flags;     /* plugin-defined flags bitmask */
+    /* Since 0.2 */
+    /* What via[i] used to produce or translate the target, as a JSON object
+     * text (e.g. {"pattern":"^db@.*$","weight":10}), or NULL. */
+    const char *via_detail[SY_VIA_MAX];
+    const sy_tls_profile *tls_profile; /* NULL: the connect defaults */
+    const char *const *flag_names;     /* names of the bits set in user_flags */
+    uint32_t flag_name_count;
+    uint32_t log_level;                /* enum sy_log_level for this target; 0: the router's */
+    const sy_proxy_hop *proxies;       /* hops to tunnel through, first hop first */
+    uint32_t proxy_count;
 } sy_target;
 
 /* Plans live in caller storage: no heap allocation while planning. */

@@ -28,7 +28,7 @@ static const pinned kLayout[] = {
     {"sy_allocator.alloc", offsetof(sy_allocator, alloc), 8},
     {"sy_allocator.free", offsetof(sy_allocator, free), 16},
     {"sy_allocator.user_data", offsetof(sy_allocator, user_data), 24},
-    {"sizeof(sy_router_options)", sizeof(sy_router_options), 88},
+    {"sizeof(sy_router_options)", sizeof(sy_router_options), 96},
     {"sy_router_options.allocator", offsetof(sy_router_options, allocator), 8},
     {"sy_router_options.log", offsetof(sy_router_options, log), 16},
     {"sy_router_options.log_user_data", offsetof(sy_router_options, log_user_data), 24},
@@ -39,6 +39,7 @@ static const pinned kLayout[] = {
     {"sy_router_options.base_dir", offsetof(sy_router_options, base_dir), 64},
     {"sy_router_options.clock_ns", offsetof(sy_router_options, clock_ns), 72},
     {"sy_router_options.clock_user_data", offsetof(sy_router_options, clock_user_data), 80},
+    {"sy_router_options.resolver", offsetof(sy_router_options, resolver), 88},
     {"sizeof(sy_node)", sizeof(sy_node), 80},
     {"sy_node.id", offsetof(sy_node, id), 8},
     {"sy_node.name", offsetof(sy_node, name), 16},
@@ -64,7 +65,7 @@ static const pinned kLayout[] = {
     {"sy_topology_desc.node_count", offsetof(sy_topology_desc, node_count), 16},
     {"sy_topology_desc.keyspaces", offsetof(sy_topology_desc, keyspaces), 24},
     {"sy_topology_desc.keyspace_count", offsetof(sy_topology_desc, keyspace_count), 32},
-    {"sizeof(sy_target)", sizeof(sy_target), 168},
+    {"sizeof(sy_target)", sizeof(sy_target), 272},
     {"sy_target.flags", offsetof(sy_target, flags), 4},
     {"sy_target.node", offsetof(sy_target, node), 8},
     {"sy_target.host", offsetof(sy_target, host), 16},
@@ -81,6 +82,13 @@ static const pinned kLayout[] = {
     {"sy_target.epoch", offsetof(sy_target, epoch), 144},
     {"sy_target.cookie", offsetof(sy_target, cookie), 152},
     {"sy_target.user_flags", offsetof(sy_target, user_flags), 160},
+    {"sy_target.via_detail", offsetof(sy_target, via_detail), 168},
+    {"sy_target.tls_profile", offsetof(sy_target, tls_profile), 232},
+    {"sy_target.flag_names", offsetof(sy_target, flag_names), 240},
+    {"sy_target.flag_name_count", offsetof(sy_target, flag_name_count), 248},
+    {"sy_target.log_level", offsetof(sy_target, log_level), 252},
+    {"sy_target.proxies", offsetof(sy_target, proxies), 256},
+    {"sy_target.proxy_count", offsetof(sy_target, proxy_count), 264},
     {"sizeof(sy_plan_storage)", sizeof(sy_plan_storage), 1024},
     {"sizeof(sy_outcome)", sizeof(sy_outcome), 16},
     {"sy_outcome.kind", offsetof(sy_outcome, kind), 4},
@@ -108,11 +116,37 @@ static const pinned kLayout[] = {
     {"sy_request_view.entity_id", offsetof(sy_request_view, entity_id), 72},
     {"sy_request_view.context", offsetof(sy_request_view, context), 80},
     {"sy_request_view.document", offsetof(sy_request_view, document), 88},
-    {"sizeof(sy_host)", sizeof(sy_host), 152},
+    {"sizeof(sy_host)", sizeof(sy_host), 168},
     {"sy_host.version", offsetof(sy_host, version), 4},
     {"sy_host.alloc", offsetof(sy_host, alloc), 8},
     {"sy_host.json_free", offsetof(sy_host, json_free), 136},
     {"sy_host.plugin_name", offsetof(sy_host, plugin_name), 144},
+    {"sy_host.republish", offsetof(sy_host, republish), 152},
+    {"sy_host.resolve", offsetof(sy_host, resolve), 160},
+    {"sizeof(sy_endpoint)", sizeof(sy_endpoint), 24},
+    {"sy_endpoint.port", offsetof(sy_endpoint, port), 4},
+    {"sy_endpoint.host", offsetof(sy_endpoint, host), 8},
+    {"sy_endpoint.tls", offsetof(sy_endpoint, tls), 16},
+    {"sizeof(sy_resolver)", sizeof(sy_resolver), 40},
+    {"sy_resolver.resolve", offsetof(sy_resolver, resolve), 8},
+    {"sy_resolver.user_data", offsetof(sy_resolver, user_data), 16},
+    {"sy_resolver.destroy", offsetof(sy_resolver, destroy), 24},
+    {"sy_resolver.ttl_ms", offsetof(sy_resolver, ttl_ms), 32},
+    {"sy_resolver.cache_entries", offsetof(sy_resolver, cache_entries), 36},
+    {"sizeof(sy_tls_profile)", sizeof(sy_tls_profile), 48},
+    {"sy_tls_profile.insecure_skip_verify", offsetof(sy_tls_profile, insecure_skip_verify), 4},
+    {"sy_tls_profile.ca_file", offsetof(sy_tls_profile, ca_file), 8},
+    {"sy_tls_profile.ca_dir", offsetof(sy_tls_profile, ca_dir), 16},
+    {"sy_tls_profile.cert_file", offsetof(sy_tls_profile, cert_file), 24},
+    {"sy_tls_profile.key_file", offsetof(sy_tls_profile, key_file), 32},
+    {"sy_tls_profile.server_name", offsetof(sy_tls_profile, server_name), 40},
+    {"sizeof(sy_proxy_hop)", sizeof(sy_proxy_hop), 40},
+    {"sy_proxy_hop.protocol", offsetof(sy_proxy_hop, protocol), 4},
+    {"sy_proxy_hop.node", offsetof(sy_proxy_hop, node), 8},
+    {"sy_proxy_hop.host", offsetof(sy_proxy_hop, host), 16},
+    {"sy_proxy_hop.port", offsetof(sy_proxy_hop, port), 24},
+    {"sy_proxy_hop.tls", offsetof(sy_proxy_hop, tls), 28},
+    {"sy_proxy_hop.cookie", offsetof(sy_proxy_hop, cookie), 32},
     {"sizeof(sy_plugin)", sizeof(sy_plugin), 112},
     {"sy_plugin.abi_version", offsetof(sy_plugin, abi_version), 0},
     {"sy_plugin.struct_size", offsetof(sy_plugin, struct_size), 4},
@@ -161,6 +195,10 @@ static void test_size_leads(void **state) {
     assert_int_equal(offsetof(sy_request_view, struct_size), 0);
     assert_int_equal(offsetof(sy_host, struct_size), 0);
     assert_int_equal(offsetof(sy_plugin, abi_version), 0);
+    assert_int_equal(offsetof(sy_endpoint, struct_size), 0);
+    assert_int_equal(offsetof(sy_resolver, struct_size), 0);
+    assert_int_equal(offsetof(sy_tls_profile, struct_size), 0);
+    assert_int_equal(offsetof(sy_proxy_hop, struct_size), 0);
     sy_target t = SY_STRUCT_INIT(sy_target);
     assert_int_equal(t.struct_size, sizeof(sy_target));
     assert_null(t.node);
@@ -194,7 +232,10 @@ static void test_enum_values(void **state) {
     assert_int_equal(SY_ERROR_PATH_MAX, 128);
     assert_int_equal(SY_ERROR_MESSAGE_MAX, 384);
     assert_int_equal(SY_PLUGIN_ABI_VERSION, 1);
-    assert_int_equal(SY_HOST_VERSION, 1);
+    assert_int_equal(SY_HOST_VERSION, 2);
+    assert_int_equal(SY_PROXY_HTTP_CONNECT, 1);
+    assert_int_equal(SY_PROXY_SOCKS5, 2);
+    assert_int_equal(SY_RESOLVE_MAX_ENDPOINTS, 8);
     assert_string_equal(SY_PLUGIN_ENTRY_NAME, "sy_plugin_query");
 }
 
