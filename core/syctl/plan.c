@@ -50,6 +50,59 @@ static int add_number(cJSON *obj, const char *key, int present, double n) {
            NULL;
 }
 
+/* A via entry: the plugin's name, or {"plugin": name, ...what it used}
+ * when the plugin described it. */
+static cJSON *via_entry(const char *plugin, const char *detail) {
+    cJSON *d = detail ? cJSON_Parse(detail) : NULL;
+    if (!cJSON_IsObject(d)) {
+        cJSON_Delete(d);
+        return cJSON_CreateString(plugin ? plugin : "");
+    }
+    cJSON *o = cJSON_CreateObject();
+    int ok = o && cJSON_AddStringToObject(o, "plugin", plugin ? plugin : "") != NULL;
+    while (ok && d->child) {
+        cJSON *m = cJSON_DetachItemViaPointer(d, d->child);
+        if (!cJSON_AddItemToObject(o, m->string, m)) {
+            cJSON_Delete(m);
+            ok = 0;
+        }
+    }
+    cJSON_Delete(d);
+    if (!ok) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+static int add_profile(cJSON *obj, const sy_tls_profile *p) {
+    cJSON *o = cJSON_AddObjectToObject(obj, "tls_profile");
+    return o && add_string(o, "ca_file", p->ca_file) && add_string(o, "ca_dir", p->ca_dir) &&
+           add_string(o, "cert_file", p->cert_file) && add_string(o, "key_file", p->key_file) &&
+           add_string(o, "server_name", p->server_name) &&
+           cJSON_AddBoolToObject(o, "insecure_skip_verify", p->insecure_skip_verify != 0);
+}
+
+static int add_proxies(cJSON *obj, const sy_proxy_hop *hops, uint32_t count) {
+    cJSON *a = cJSON_AddArrayToObject(obj, "proxies");
+    int ok = a != NULL;
+    for (uint32_t i = 0; ok && i < count; i++) {
+        const sy_proxy_hop *h = &hops[i];
+        cJSON *o = cJSON_CreateObject();
+        ok = o && cJSON_AddItemToArray(a, o);
+        if (!ok) {
+            cJSON_Delete(o);
+            break;
+        }
+        ok = add_string(o, "node", h->node) && add_string(o, "host", h->host) &&
+             add_number(o, "port", h->host != NULL && h->port, h->port) &&
+             add_string(o, "protocol", h->protocol == SY_PROXY_SOCKS5 ? "socks5" : "http_connect") &&
+             cJSON_AddBoolToObject(o, "tls", h->tls != 0) != NULL &&
+             (!h->cookie || add_string(o, "cookie", h->cookie));
+    }
+    return ok;
+}
+
 /* Appends one target to array; 0 when out of memory. */
 static int add_json(cJSON *array, const sy_target *t) {
     cJSON *obj = cJSON_CreateObject();
@@ -74,10 +127,26 @@ static int add_json(cJSON *array, const sy_target *t) {
     ok = via != NULL;
     uint32_t count = t->via_count < SY_VIA_MAX ? t->via_count : SY_VIA_MAX;
     for (uint32_t i = 0; ok && i < count; i++) {
-        cJSON *name = cJSON_CreateString(t->via[i] ? t->via[i] : "");
-        ok = name && cJSON_AddItemToArray(via, name);
-        if (!ok) cJSON_Delete(name);
+        cJSON *entry = via_entry(t->via[i], t->via_detail[i]);
+        ok = entry && cJSON_AddItemToArray(via, entry);
+        if (!ok) cJSON_Delete(entry);
     }
+    if (ok && t->cookie) ok = add_string(obj, "cookie", t->cookie);
+    if (ok && t->tls_profile) ok = add_profile(obj, t->tls_profile);
+    if (ok && t->flag_name_count) {
+        cJSON *flags = cJSON_AddArrayToObject(obj, "flags");
+        ok = flags != NULL;
+        for (uint32_t i = 0; ok && i < t->flag_name_count; i++) {
+            cJSON *f = cJSON_CreateString(t->flag_names[i]);
+            ok = f && cJSON_AddItemToArray(flags, f);
+            if (!ok) cJSON_Delete(f);
+        }
+    }
+    if (ok && t->log_level >= SY_LOG_ERROR && t->log_level <= SY_LOG_TRACE) {
+        static const char *const levels[] = {"", "error", "warn", "info", "debug", "trace"};
+        ok = add_string(obj, "log_level", levels[t->log_level]);
+    }
+    if (ok && t->proxy_count) ok = add_proxies(obj, t->proxies, t->proxy_count);
     if (ok && t->error) ok = add_string(obj, "error", t->error);
     return ok;
 }
