@@ -21,6 +21,14 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+#ifdef SYF_WRAP_STATIC_ROUTES
+/* Built a second time as fuzz_route_config: the input is then the config
+ * object of static_routes (routes, proxy routes, TLS profiles), so every
+ * mutation lands in the route parser instead of the outer config. */
+static const char wrap_head[] = "{\"selector\": {\"plugin\": \"static_routes\", \"config\": ";
+static const char wrap_tail[] = "}}";
+#endif
+
 struct outcome {
     int rc;           /* sy_router_new */
     sy_error err;
@@ -49,6 +57,9 @@ static void plan_requests(sy_router *router)
     syf_plan(router, req);
     if (sy_request_set_key(req, "fuzz", 4) != SY_OK) syf_fail("sy_request_set_key failed");
     if (sy_request_set_keyspace(req, "ks") != SY_OK) syf_fail("sy_request_set_keyspace failed");
+    syf_plan(router, req);
+    /* a node name: what static_routes plans */
+    if (sy_request_set_node(req, "prod-db1@example.com") != SY_OK) syf_fail("sy_request_set_node failed");
     syf_plan(router, req);
     sy_request_free(req);
 }
@@ -107,6 +118,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     syf_init();
     int inject = syf_begin(data, size);
     const char *json = (const char *)data;
+#ifdef SYF_WRAP_STATIC_ROUTES
+    static char wrapped[sizeof wrap_head + SYF_MAX_INPUT + sizeof wrap_tail];
+    memcpy(wrapped, wrap_head, sizeof wrap_head - 1);
+    memcpy(wrapped + sizeof wrap_head - 1, data, size);
+    memcpy(wrapped + sizeof wrap_head - 1 + size, wrap_tail, sizeof wrap_tail - 1);
+    json = wrapped;
+    size += sizeof wrap_head - 1 + sizeof wrap_tail - 1;
+#endif
 
     struct outcome ref;
     run(json, size, 0, &ref);

@@ -350,10 +350,14 @@ int compile(Ctx &c, const PcreMem &mem, const Options &opt, const char *pattern,
     if (!r->code) {
         PCRE2_UCHAR msg[256];
         if (pcre2_get_error_message(ecode, msg, sizeof msg) < 0) std::snprintf(reinterpret_cast<char *>(msg), sizeof msg, "error %d", ecode);
-        return c.fail("pattern", ecode == PCRE2_ERROR_NOMEMORY ? SY_ENOMEM : SY_ECONFIG,
+        return c.fail("pattern", ecode == PCRE2_ERROR_NOMEMORY || ecode == PCRE2_ERROR_HEAP_FAILED ? SY_ENOMEM : SY_ECONFIG,
                       "PCRE2 error at offset %zu: %s", static_cast<size_t>(eoff), msg);
     }
-    r->jit = pcre2_jit_compile(r->code, PCRE2_JIT_COMPLETE) == 0;
+    // Without JIT a match needs heap frames: only where PCRE2 has no JIT
+    // for the pattern, never because memory ran short here.
+    int jrc = pcre2_jit_compile(r->code, PCRE2_JIT_COMPLETE);
+    if (jrc == PCRE2_ERROR_NOMEMORY) return c.fail("pattern", SY_ENOMEM, "out of memory (PCRE2 JIT)");
+    r->jit = jrc == 0;
     if (!opt.anchored) return SY_OK;
     // The bytes a name can start with: a partial match of each single byte
     // tells whether some name beginning with it could match.

@@ -93,6 +93,7 @@ struct Table {
     Route **proxies = nullptr;  // proxy routes in lookup order
     Chain *chains = nullptr;    // parallel to proxies
     uint32_t proxy_count = 0;
+    uint32_t routes_cap = 0, proxies_cap = 0; // what the arrays were allocated for
     // first-byte buckets over static routes (anchored tables): positions in
     // ascending order; `any` holds routes whose first byte is unknown.
     uint32_t *bucket_off = nullptr; // 257 entries

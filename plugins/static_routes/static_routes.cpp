@@ -90,7 +90,7 @@ int read_options(const sy_host *h, const sy_json *cfg, const char *base, Options
             double d = h->json_number(m);
             bool cache = !std::strcmp(k, "cache_size");
             double lo = cache ? 0 : 1, hi = cache ? 1 << 20 : 1e9;
-            if (t != SY_JSON_NUMBER || d != static_cast<double>(static_cast<long long>(d)) || d < lo || d > hi)
+            if (t != SY_JSON_NUMBER || !(d >= lo && d <= hi) || d != static_cast<double>(static_cast<long long>(d)))
                 return set_err(h, err, SY_ECONFIG, path, "expected an integer in %.0f..%.0f", lo, hi);
             auto v = static_cast<uint32_t>(d);
             if (cache) o->cache_size = v;
@@ -143,7 +143,17 @@ int load_config(Instance *in, const sy_json *cfg, const char *base, sy_error *er
         }
     }
     Table *t = nullptr;
-    if (rc == SY_OK) rc = table_build(h, in->mem, in->opt, rs, n, &t, err);
+    if (rc == SY_OK) {
+        rc = table_build(h, in->mem, in->opt, rs, n, &t, err);
+        if (rc != SY_OK && err && err->path[0]) { // "proxy_routes" → under the config's path
+            char full[SY_ERROR_PATH_MAX * 2 + 2];
+            std::snprintf(full, sizeof full, "%s.%s", base, err->path);
+            size_t fl = std::strlen(full);
+            if (fl >= sizeof err->path) fl = sizeof err->path - 1;
+            std::memcpy(err->path, full, fl);
+            err->path[fl] = '\0';
+        }
+    }
     if (rc == SY_OK) in->current.store(t);
     release_routes(h, rs, n); // the table holds its own references
     h->free(h, rs, (total ? total : 1) * sizeof(Route *));

@@ -162,9 +162,9 @@ void table_unref(Table *t) {
     const sy_host *h = t->host;
     for (uint32_t i = 0; i < t->count; i++) route_unref(h, t->routes[i]);
     for (uint32_t i = 0; i < t->proxy_count; i++) route_unref(h, t->proxies[i]);
-    free_array(h, t->routes, t->count);
-    free_array(h, t->proxies, t->proxy_count);
-    free_array(h, t->chains, t->proxy_count);
+    free_array(h, t->routes, t->routes_cap);
+    free_array(h, t->proxies, t->proxies_cap);
+    free_array(h, t->chains, t->proxies_cap);
     free_array(h, t->bucket_off, t->bucket_off ? 257 : 0);
     free_array(h, t->bucket_pos, t->bucket_total);
     free_array(h, t->any_pos, t->any_count);
@@ -188,6 +188,8 @@ int table_build(const sy_host *h, const PcreMem &mem, const Options &opt, Route 
     t->routes = alloc_array<Route *>(h, ns);
     t->proxies = alloc_array<Route *>(h, np);
     t->chains = alloc_array<Chain>(h, np);
+    t->routes_cap = ns;
+    t->proxies_cap = np;
     t->mctx = pcre2_match_context_create(mem.gctx);
     pcre2_match_data *md = pcre2_match_data_create(1, mem.gctx);
     int rc = SY_OK;

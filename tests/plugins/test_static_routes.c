@@ -311,7 +311,7 @@ static void test_config_errors(void **state) {
         {"{\"proxy_routes\": [{\"pattern\": \"a\", \"to\": \"b:1\", \"proxy\": \"p\", \"max_hop\": 9}]}",
          SY_ECONFIG, "selector.config.proxy_routes[0].max_hop", "1..8"},
         {"{\"proxy_routes\": [{\"pattern\": \"a\", \"to\": \"nowhere\", \"proxy\": \"p\"}]}", SY_ECONFIG,
-         "proxy_routes", "destination 'nowhere' has no address"},
+         "selector.config.proxy_routes", "destination 'nowhere' has no address"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         sy_router *r = NULL;
