@@ -140,7 +140,9 @@ inline int scan(const Table &t, const char *name, size_t len, uint32_t from, Sta
             m->resume = pos;
             return 1;
         }
-        int rc = match_one(t, *t.routes[pos], name, len, sm, heap);
+        const Route &r = *t.routes[pos];
+        if (r.prefix_len && (len < r.prefix_len || std::memcmp(name, r.prefix, r.prefix_len) != 0)) return 0;
+        int rc = match_one(t, r, name, len, sm, heap);
         if (rc < 0) {
             *bad = t.routes[pos];
             return rc;

@@ -338,6 +338,57 @@ int parse_flags(Ctx &c, const sy_json *v, FlagNames &reg, Route *r) {
     return SY_OK;
 }
 
+// The literal text an anchored pattern's matches start with, read from the
+// pattern: up to the first metacharacter, minus a last character a
+// quantifier makes optional; none when an alternation at the top level could
+// bypass it. Conservative: a shorter prefix only costs a PCRE2 call.
+size_t literal_prefix(const char *p, char *out, size_t cap) {
+    int depth = 0;
+    bool esc = false, cls = false;
+    for (const char *q = p; *q; q++) { // a top-level '|' voids any prefix
+        if (esc) {
+            esc = false;
+        } else if (*q == '\\') {
+            esc = true;
+        } else if (cls) {
+            cls = *q != ']';
+        } else if (*q == '[') {
+            cls = true;
+        } else if (*q == '(') {
+            depth++;
+        } else if (*q == ')') {
+            depth--;
+        } else if (*q == '|' && depth <= 0) {
+            return 0;
+        }
+    }
+    const char *q = p;
+    if (*q == '^') q++;
+    size_t n = 0;
+    while (*q && n < cap) {
+        char ch = *q;
+        size_t step = 1;
+        if (ch == '\\') {
+            char e = q[1];
+            // escaped punctuation is itself; letters and digits are classes
+            if (!e || (e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z') || (e >= '0' && e <= '9')) break;
+            ch = e;
+            step = 2;
+        } else if (std::strchr("^$.|?*+()[]{}", ch)) {
+            break;
+        }
+        char next = q[step];
+        if (next == '?' || next == '*' || next == '{') break; // this one is optional
+        if (next == '+') { // this one is there at least once, nothing after is literal
+            out[n++] = ch;
+            break;
+        }
+        out[n++] = ch;
+        q += step;
+    }
+    return n;
+}
+
 int compile(Ctx &c, const PcreMem &mem, const Options &opt, const char *pattern, Route *r) {
     pcre2_compile_context *cc = pcre2_compile_context_create(mem.gctx);
     if (!cc) return c.fail("pattern", SY_ENOMEM, "out of memory");
@@ -361,19 +412,38 @@ int compile(Ctx &c, const PcreMem &mem, const Options &opt, const char *pattern,
     if (!opt.anchored) return SY_OK;
     // The bytes a name can start with: a partial match of each single byte
     // tells whether some name beginning with it could match.
-    pcre2_match_data *md = pcre2_match_data_create(1, mem.gctx);
-    if (!md) return c.fail("pattern", SY_ENOMEM, "out of memory");
+    // PCRE2 refuses partial matching with PCRE2_ENDANCHORED: probe a copy
+    // compiled without it (what a name can start with does not depend on it).
+    pcre2_compile_context *pc = pcre2_compile_context_create(mem.gctx);
+    pcre2_code *probe = pc ? pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern), std::strlen(pattern),
+                                           PCRE2_ANCHORED, &ecode, &eoff, pc)
+                           : nullptr;
+    if (pc) pcre2_compile_context_free(pc);
+    pcre2_match_data *md = probe ? pcre2_match_data_create(1, mem.gctx) : nullptr;
+    if (!md) {
+        if (probe) pcre2_code_free(probe);
+        return c.fail("pattern", SY_ENOMEM, "out of memory");
+    }
     bool all = true;
     for (int b = 0; b < 256; b++) {
         auto byte = static_cast<unsigned char>(b);
-        int rc = pcre2_match(r->code, &byte, 1, 0, PCRE2_PARTIAL_SOFT | PCRE2_NO_JIT, md, nullptr);
+        int rc = pcre2_match(probe, &byte, 1, 0, PCRE2_PARTIAL_SOFT | PCRE2_NO_JIT, md, nullptr);
         if (rc >= 0 || rc == PCRE2_ERROR_PARTIAL)
             r->first[b >> 3] = static_cast<uint8_t>(r->first[b >> 3] | (1u << (b & 7)));
         else if (rc != PCRE2_ERROR_NOMATCH)
             all = false; // unsure: keep the pattern in every bucket
     }
     pcre2_match_data_free(md);
+    pcre2_code_free(probe);
     r->first_known = all;
+    char pre[256];
+    if (size_t n = literal_prefix(pattern, pre, sizeof pre)) {
+        r->prefix = static_cast<char *>(c.h->alloc(c.h, n + 1, 1));
+        if (!r->prefix) return c.fail("pattern", SY_ENOMEM, "out of memory");
+        std::memcpy(r->prefix, pre, n);
+        r->prefix[n] = '\0';
+        r->prefix_len = static_cast<uint32_t>(n);
+    }
     return SY_OK;
 }
 
@@ -549,6 +619,7 @@ int parse(Ctx &c, const PcreMem &mem, const Options &opt, const sy_json *v, Flag
 void route_free(const sy_host *h, Route *r) {
     if (r->code) pcre2_code_free(r->code);
     sfree(h, r->pattern);
+    sfree(h, r->prefix);
     sfree(h, r->host);
     sfree(h, r->cookie);
     sfree(h, r->to);

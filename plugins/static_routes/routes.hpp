@@ -50,6 +50,9 @@ struct Route {
     // Anchored patterns only: bytes a matching name can start with.
     bool first_known = false;
     uint8_t first[32] = {};
+    // Anchored patterns only: literal text every matching name starts with.
+    char *prefix = nullptr;
+    uint32_t prefix_len = 0;
     // static
     char *host = nullptr;         // NULL: the name's @host part (or what the resolver says)
     uint32_t port = 0;            // 0: from the resolver

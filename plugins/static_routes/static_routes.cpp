@@ -51,6 +51,7 @@ Instance *inst_of(void *p) { return static_cast<Instance *>(p); }
 int set_err(const sy_host *h, sy_error *err, int code, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 int set_err(const sy_host *h, sy_error *err, int code, const char *path, const char *fmt, ...) {
+    if (!err) return code; // the caller wants the code only: skip the formatting
     char msg[SY_ERROR_MESSAGE_MAX];
     va_list ap;
     va_start(ap, fmt);
@@ -316,7 +317,7 @@ int sr_plan_init(void *instance, const void *state, const sy_topology *, const s
     if (h->version >= 2 && h->resolve) {
         sy_endpoint ep = SY_STRUCT_INIT(sy_endpoint);
         sy_error rerr = SY_STRUCT_INIT(sy_error);
-        int rc = h->resolve(h, p->name, 0, &ep, p->host_buf, sizeof p->host_buf, &rerr);
+        int rc = h->resolve(h, p->name, 0, &ep, p->host_buf, sizeof p->host_buf, err ? &rerr : nullptr);
         if (rc == 1) return SY_OK;
         if (rc < 0 && rc != SY_EUNSUPPORTED) std::snprintf(why, sizeof why, " (resolver: %.150s)", rerr.message);
         else if (rc == 0) std::snprintf(why, sizeof why, " (the resolver does not know it)");

@@ -1,0 +1,3 @@
+module switchyard.local/bench/ergo_routes
+
+go 1.19
