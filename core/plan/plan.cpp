@@ -24,11 +24,13 @@ constexpr sy_target kFreshTarget = make_fresh_target();
 // warm plan; the barrier keeps the loop from being turned back into one.
 static_assert(sizeof(sy_target) % 16 == 0, "targets copy in 16-byte blocks");
 inline void copy_target(sy_target *dst, const sy_target *src) {
-    using Block = unsigned char __attribute__((vector_size(16), aligned(8), may_alias));
-    auto *d = reinterpret_cast<Block *>(dst);
-    const auto *s = reinterpret_cast<const Block *>(src);
-    for (size_t i = 0; i < sizeof(sy_target) / 16; i++) {
-        d[i] = s[i];
+    using Block = unsigned char __attribute__((vector_size(16)));
+    auto *d = reinterpret_cast<unsigned char *>(dst);
+    const auto *s = reinterpret_cast<const unsigned char *>(src);
+    for (size_t i = 0; i < sizeof(sy_target); i += 16) {
+        Block b; // targets are only 8-byte aligned: unaligned 16-byte moves
+        __builtin_memcpy(&b, s + i, 16);
+        __builtin_memcpy(d + i, &b, 16);
         __asm__("" ::: "memory");
     }
 }

@@ -64,8 +64,8 @@ static const syctl_command commands[] = {
       "the connector" },
     { "template", "-c CONFIG -r REQUEST|- [-t TEMPLATE]",
       "show what a template routes to, without connecting",
-      OPT_CONFIG | OPT_REQUEST | OPT_TEMPLATE | OPT_VERBOSE, OPT_CONFIG | OPT_REQUEST, NULL,
-      "template_routes" },
+      OPT_CONFIG | OPT_REQUEST | OPT_TEMPLATE | OPT_VERBOSE, OPT_CONFIG | OPT_REQUEST,
+      syctl_cmd_template, NULL },
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -92,7 +92,7 @@ static void print_usage(FILE *f) {
           "  -r, --request FILE        the request (JSON); \"-\" reads stdin\n"
           "      --json                print JSON instead of text\n"
           "      --limit N             stop after N targets\n"
-          "  -t, --template TEMPLATE   a template to use instead of the config's\n"
+          "  -t, --template TEMPLATE   a template to use instead of the config's (text, or @FILE)\n"
           "  -v, --verbose             log what plugins say (repeat for more)\n"
           "  -h, --help                print this help\n"
           "      --version             print the versions of syctl and libswitchyard\n"

@@ -5,7 +5,8 @@
  *  - syctl.c: the command table, argument parsing, usage, main();
  *  - load.c:  reading files, loading the router and the request, messages;
  *  - plan.c:  `syctl plan`;
- *  - check.c: `syctl check`.
+ *  - check.c: `syctl check`;
+ *  - template.c: `syctl template`.
  * A command is one function `int syctl_cmd_X(const syctl_args *)` returning an
  * exit code, plus one row in the table of syctl.c.
  */
@@ -37,6 +38,7 @@ typedef struct syctl_args {
 /* Commands. */
 int syctl_cmd_plan(const syctl_args *args);
 int syctl_cmd_check(const syctl_args *args);
+int syctl_cmd_template(const syctl_args *args);
 
 /* ---- load.c */
 

@@ -131,7 +131,7 @@ fail() {
     exit 1
 }
 
-for h in switchyard.h plugin.h version.h static_routes.h; do
+for h in switchyard.h plugin.h version.h static_routes.h template_routes.h; do
     [ -f "$inc/switchyard/$h" ] || fail "missing header $includedir/switchyard/$h"
 done
 echo "headers: $(cd "$inc/switchyard" && echo *)"
@@ -210,7 +210,7 @@ if ! "$tmp/tsan" >/dev/null 2>&1; then
 fi
 CC=clang CXX=clang++ setup build-ci-tsan --buildtype=debugoptimized \
     -Db_sanitize=thread -Db_lundef=false
-tsan_tests=(threads plan default_policy default_mode static_routes)
+tsan_tests=(threads plan default_policy default_mode static_routes template_routes)
 missing=$(meson introspect build-ci-tsan --tests | python3 -c '
 import json, sys
 names = {t["name"] for t in json.load(sys.stdin)}

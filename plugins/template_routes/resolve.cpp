@@ -1,0 +1,209 @@
+// One request through the template: the context Hasura builds (headers with
+// their names really lowercased, session keys lowercased, the operation),
+// evaluation, and the result read the way Hasura reads it — "PRIMARY",
+// "DEFAULT", "READ_REPLICAS", {"type": "connection_set", "name": ...} — plus
+// a bare member name. Strings are not copied: the context points into the
+// request, only lowercased names go to the arena.
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+
+#include "template_routes/template_routes.hpp"
+
+namespace tr {
+
+const char *routing_name(RoutingTo r) {
+    switch (r) {
+    case RoutingTo::Primary: return "primary";
+    case RoutingTo::ReadReplicas: return "read_replicas";
+    case RoutingTo::Default: return "default";
+    case RoutingTo::ConnectionSet: return "connection_set";
+    }
+    return "?";
+}
+
+namespace {
+
+int fail(const sy_host *h, sy_error *err, int code, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+int fail(const sy_host *h, sy_error *err, int code, const char *path, const char *fmt, ...) {
+    if (!err) return code;
+    char msg[SY_ERROR_MESSAGE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    std::vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    h->set_error(err, code, path, "%s", msg);
+    return code;
+}
+
+// {name: string} with names lowercased (headers, session).
+int string_map(const sy_host *h, const sy_json *obj, const char *what, kriti::Arena &a, kriti::Value *out,
+               sy_error *err) {
+    size_t n = h->json_count(obj);
+    auto *m = n ? static_cast<kriti::Member *>(a.alloc(n * sizeof(kriti::Member), alignof(kriti::Member))) : nullptr;
+    if (n && !m) return fail(h, err, SY_ENOMEM, "context", "out of memory");
+    uint32_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const sy_json *v = h->json_at(obj, i);
+        const char *key = h->json_key(v);
+        const char *s = h->json_string(v);
+        if (!s) return fail(h, err, SY_EREQUEST, "context", "context.%s[\"%.100s\"]: expected a string", what, key);
+        size_t kl = std::strlen(key);
+        auto *lk = static_cast<char *>(a.alloc(kl ? kl : 1, 1));
+        if (!lk) return fail(h, err, SY_ENOMEM, "context", "out of memory");
+        for (size_t j = 0; j < kl; j++) {
+            char c = key[j];
+            lk[j] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+        }
+        // a name given twice in two spellings: the last wins, as Hasura's map
+        uint32_t at = k;
+        for (uint32_t j = 0; j < k; j++)
+            if (m[j].key_len == kl && std::memcmp(m[j].key, lk, kl) == 0) at = j;
+        m[at] = kriti::Member{lk, static_cast<uint32_t>(kl),
+                              kriti::Value::string(s, static_cast<uint32_t>(std::strlen(s)))};
+        if (at == k) k++;
+    }
+    *out = kriti::Value::object(m, k);
+    return SY_OK;
+}
+
+int operation(const sy_host *h, const sy_json *query, kriti::Arena &a, kriti::Value *out, Operation *op,
+              sy_error *err) {
+    static const char *const kKeys[] = {"operation_type", "operation_name"};
+    size_t n = h->json_count(query);
+    for (size_t i = 0; i < n; i++) {
+        const char *k = h->json_key(h->json_at(query, i));
+        if (std::strcmp(k, kKeys[0]) && std::strcmp(k, kKeys[1]))
+            return fail(h, err, SY_EREQUEST, "context.query", "context.query.%.100s: unknown key", k);
+    }
+    auto *m = static_cast<kriti::Member *>(a.alloc(2 * sizeof(kriti::Member), alignof(kriti::Member)));
+    if (!m) return fail(h, err, SY_ENOMEM, "context", "out of memory");
+    uint32_t k = 0;
+    const sy_json *t = h->json_get(query, "operation_type");
+    if (h->json_type(t) != SY_JSON_MISSING) {
+        const char *s = h->json_string(t);
+        if (s && !std::strcmp(s, "query")) *op = Operation::Query;
+        else if (s && !std::strcmp(s, "mutation")) *op = Operation::Mutation;
+        else if (s && !std::strcmp(s, "subscription")) *op = Operation::Subscription;
+        else
+            return fail(h, err, SY_EREQUEST, "context.query.operation_type",
+                        "operation type can only be one of the following: query, mutation or subscription");
+        m[k++] = kriti::Member{"operation_type", 14, kriti::Value::string(s, static_cast<uint32_t>(std::strlen(s)))};
+    }
+    const sy_json *nm = h->json_get(query, "operation_name");
+    if (h->json_type(nm) != SY_JSON_MISSING) {
+        const char *s = h->json_string(nm);
+        if (!s) return fail(h, err, SY_EREQUEST, "context.query.operation_name", "expected a string");
+        m[k++] = kriti::Member{"operation_name", 14, kriti::Value::string(s, static_cast<uint32_t>(std::strlen(s)))};
+    }
+    *out = kriti::Value::object(m, k);
+    return SY_OK;
+}
+
+bool str_is(const kriti::Value &v, const char *s) {
+    return v.type == kriti::Type::String && v.len == std::strlen(s) && std::memcmp(v.str, s, v.len) == 0;
+}
+
+int32_t member_index(const Config &c, const char *name, uint32_t len) {
+    for (uint32_t i = 0; i < c.member_count; i++)
+        if (std::strlen(c.members[i].name) == len && std::memcmp(c.members[i].name, name, len) == 0)
+            return static_cast<int32_t>(i);
+    return -1;
+}
+
+bool bypassed(const Instance *in, const kriti::Value &headers, const kriti::Value &session) {
+    for (uint32_t i = 0; i < in->cfg.bypass_count; i++) {
+        const Bypass &b = in->cfg.bypass[i];
+        const kriti::Value *v = kriti::find_member(b.session ? session : headers, b.name, std::strlen(b.name));
+        if (v && str_is(*v, b.equals)) return true;
+    }
+    return false;
+}
+
+} // namespace
+
+int resolve(const Instance *in, const kriti::Program *program, const sy_json *context, kriti::Arena &arena,
+            Decision *d, kriti::Value *result, sy_error *err) {
+    const sy_host *h = in->host;
+    const Config &c = in->cfg;
+    *d = Decision{};
+    kriti::Value headers = kriti::Value::object(nullptr, 0), session = headers, query;
+    bool has_query = false;
+    if (context) {
+        const sy_json *hv = h->json_get(context, "headers");
+        const sy_json *sv = h->json_get(context, "session");
+        const sy_json *qv = h->json_get(context, "query");
+        if (hv && h->json_type(hv) != SY_JSON_MISSING)
+            if (int rc = string_map(h, hv, "headers", arena, &headers, err)) return rc;
+        if (sv && h->json_type(sv) != SY_JSON_MISSING)
+            if (int rc = string_map(h, sv, "session", arena, &session, err)) return rc;
+        if (qv && h->json_type(qv) != SY_JSON_MISSING) {
+            if (int rc = operation(h, qv, arena, &query, &d->op, err)) return rc;
+            has_query = true;
+        }
+    }
+    if (bypassed(in, headers, session)) {
+        *result = kriti::Value::string("PRIMARY", 7);
+        return SY_OK;
+    }
+    auto *req = static_cast<kriti::Member *>(arena.alloc(3 * sizeof(kriti::Member), alignof(kriti::Member)));
+    auto *top = static_cast<kriti::Member *>(arena.alloc(5 * sizeof(kriti::Member), alignof(kriti::Member)));
+    if (!req || !top) return fail(h, err, SY_ENOMEM, "context", "out of memory");
+    req[0] = kriti::Member{"headers", 7, headers};
+    req[1] = kriti::Member{"session", 7, session};
+    if (has_query) req[2] = kriti::Member{"query", 5, query};
+    top[0] = kriti::Member{"request", 7, kriti::Value::object(req, has_query ? 3 : 2)};
+    std::memcpy(top + 1, in->fixed, 4 * sizeof(kriti::Member));
+    kriti::Binding b{"$", 1, kriti::Value::object(top, 5)};
+    kriti::Error ke;
+    if (!kriti::eval(program, &b, 1, c.functions ? kriti::builtins() : nullptr, arena, in->limits, result, &ke))
+        return fail(h, err, ke.code == kriti::ErrorCode::MemoryError ? SY_ENOMEM : SY_EREQUEST, "context",
+                    "template: %s at line %u, columns %u-%u: %s", kriti::error_code_name(ke.code),
+                    ke.span.start_line, ke.span.start_col, ke.span.end_col, ke.message);
+    const kriti::Value &v = *result;
+    if (str_is(v, "PRIMARY")) {
+        d->routing_to = RoutingTo::Primary;
+    } else if (str_is(v, "DEFAULT")) {
+        d->routing_to = RoutingTo::Default;
+    } else if (str_is(v, "READ_REPLICAS")) {
+        d->routing_to = RoutingTo::ReadReplicas;
+    } else if (v.type == kriti::Type::Object || v.type == kriti::Type::String) {
+        const kriti::Value *ty = v.type == kriti::Type::Object ? kriti::find_member(v, "type", 4) : nullptr;
+        const kriti::Value *nm = v.type == kriti::Type::Object ? kriti::find_member(v, "name", 4) : &v;
+        if ((v.type == kriti::Type::Object && (!ty || !str_is(*ty, "connection_set"))) || !nm ||
+            nm->type != kriti::Type::String || nm->len == 0) {
+            char shown[160];
+            size_t need = kriti::write_json(v, shown, sizeof shown);
+            return fail(h, err, SY_EREQUEST, "context",
+                        "the template yielded %s%s, not \"PRIMARY\", \"DEFAULT\", \"READ_REPLICAS\", a "
+                        "connection_set member or its name", shown, need >= sizeof shown ? "..." : "");
+        }
+        d->routing_to = RoutingTo::ConnectionSet;
+        d->member = member_index(c, nm->str, nm->len);
+        if (d->member < 0)
+            return fail(h, err, SY_EREQUEST, "context", "the template routes to connection_set member '%.*s', "
+                        "which is not configured", static_cast<int>(nm->len > 100 ? 100 : nm->len), nm->str);
+    } else {
+        char shown[160];
+        size_t need = kriti::write_json(v, shown, sizeof shown);
+        return fail(h, err, SY_EREQUEST, "context",
+                    "the template yielded %s%s, not \"PRIMARY\", \"DEFAULT\", \"READ_REPLICAS\" or a "
+                    "connection_set member", shown, need >= sizeof shown ? "..." : "");
+    }
+    // Where it lands: mutations only ever go to the primary (or a named member).
+    bool reads = d->op != Operation::Mutation;
+    if (d->routing_to == RoutingTo::ReadReplicas) {
+        if (!reads)
+            return fail(h, err, SY_EREQUEST, "context", "the template routes a mutation to read_replicas: "
+                        "mutations need the primary");
+        if (c.replica_count == 0)
+            return fail(h, err, SY_ENOROUTE, "context", "the template routes to read_replicas but none are configured");
+        d->to_replicas = true;
+    } else if (d->routing_to == RoutingTo::Default) {
+        d->to_replicas = reads && c.replica_count > 0;
+    }
+    return SY_OK;
+}
+
+} // namespace tr
