@@ -119,6 +119,15 @@ void h_json_free(const sy_host *h, sy_json *v) {
     json_delete(ctx(h)->router->alloc, reinterpret_cast<cJSON *>(v));
 }
 
+const sy_json *h_json_first(const sy_json *v) {
+    const cJSON *c = cj(v);
+    return (cJSON_IsArray(c) || cJSON_IsObject(c)) ? reinterpret_cast<const sy_json *>(c->child) : nullptr;
+}
+
+const sy_json *h_json_next(const sy_json *v) {
+    return cj(v) ? reinterpret_cast<const sy_json *>(cj(v)->next) : nullptr;
+}
+
 int h_republish(const sy_host *h, sy_error *err) {
     return router_republish(ctx(h)->router, err);
 }
@@ -156,6 +165,8 @@ void host_init(HostCtx *c, Router *r, const char *plugin_name) {
     h.plugin_name = plugin_name;
     h.republish = h_republish;
     h.resolve = h_resolve;
+    h.json_first = h_json_first;
+    h.json_next = h_json_next;
     c->router = r;
 }
 

@@ -149,6 +149,10 @@ struct sy_host {
      * resolver, another negative code when resolving failed (err says why). */
     int (*resolve)(const sy_host *host, const char *name, size_t index, sy_endpoint *out,
                    char *buf, size_t buf_size, sy_error *err);
+    /* Since: 2. Walks an array's elements or an object's members in O(1)
+     * per step (json_at is O(i)): first, then next until NULL. */
+    const sy_json *(*json_first)(const sy_json *array_or_object);
+    const sy_json *(*json_next)(const sy_json *element);
     /* methods above are in host version 2 */
 };
 #define SY_HOST_VERSION 2

@@ -27,6 +27,7 @@
 #include <mutex>
 #include <new>
 
+#include "common/fail.hpp"
 #include "common/json_path.hpp"
 #include "static_routes/lookup.hpp"
 #include "static_routes/routes.hpp"
@@ -48,19 +49,6 @@ struct Instance {
 
 Instance *inst_of(void *p) { return static_cast<Instance *>(p); }
 
-int set_err(const sy_host *h, sy_error *err, int code, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-int set_err(const sy_host *h, sy_error *err, int code, const char *path, const char *fmt, ...) {
-    if (!err) return code; // the caller wants the code only: skip the formatting
-    char msg[SY_ERROR_MESSAGE_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    std::vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    h->set_error(err, code, path, "%s", msg);
-    return code;
-}
-
 // ---------------------------------------------------------------- config
 
 int read_options(const sy_host *h, const sy_json *cfg, const char *base, Options *o, sy_error *err) {
@@ -76,23 +64,23 @@ int read_options(const sy_host *h, const sy_json *cfg, const char *base, Options
         syp::path_append_key(path, sizeof path, &len, k);
         const char *const *a = keys;
         while (*a && std::strcmp(*a, k) != 0) a++;
-        if (!*a) return set_err(h, err, SY_ECONFIG, path, "unknown key");
+        if (!*a) return syp::fail(h, err, SY_ECONFIG, path, "unknown key");
         for (size_t j = 0; j < i; j++)
             if (std::strcmp(h->json_key(h->json_at(cfg, j)), k) == 0)
-                return set_err(h, err, SY_ECONFIG, path, "duplicate key");
+                return syp::fail(h, err, SY_ECONFIG, path, "duplicate key");
         uint32_t t = h->json_type(m);
         if (!std::strcmp(k, "anchored") || !std::strcmp(k, "fallthrough")) {
             if (t != SY_JSON_TRUE && t != SY_JSON_FALSE)
-                return set_err(h, err, SY_ECONFIG, path, "expected true or false");
+                return syp::fail(h, err, SY_ECONFIG, path, "expected true or false");
             (k[0] == 'a' ? o->anchored : o->fallthrough) = t == SY_JSON_TRUE;
         } else if (!std::strcmp(k, "routes") || !std::strcmp(k, "proxy_routes")) {
-            if (t != SY_JSON_ARRAY) return set_err(h, err, SY_ECONFIG, path, "expected an array of routes");
+            if (t != SY_JSON_ARRAY) return syp::fail(h, err, SY_ECONFIG, path, "expected an array of routes");
         } else {
             double d = h->json_number(m);
             bool cache = !std::strcmp(k, "cache_size");
             double lo = cache ? 0 : 1, hi = cache ? 1 << 20 : 1e9;
             if (t != SY_JSON_NUMBER || !(d >= lo && d <= hi) || d != static_cast<double>(static_cast<long long>(d)))
-                return set_err(h, err, SY_ECONFIG, path, "expected an integer in %.0f..%.0f", lo, hi);
+                return syp::fail(h, err, SY_ECONFIG, path, "expected an integer in %.0f..%.0f", lo, hi);
             auto v = static_cast<uint32_t>(d);
             if (cache) o->cache_size = v;
             else if (k[0] == 'm') o->match_limit = v;
@@ -118,7 +106,7 @@ int load_config(Instance *in, const sy_json *cfg, const char *base, sy_error *er
     const sy_json *lists[2] = {h->json_get(cfg, "routes"), h->json_get(cfg, "proxy_routes")};
     size_t total = h->json_count(lists[0]) + h->json_count(lists[1]);
     auto **rs = static_cast<Route **>(h->alloc(h, (total ? total : 1) * sizeof(Route *), alignof(Route *)));
-    if (!rs) return set_err(h, err, SY_ENOMEM, base, "out of memory");
+    if (!rs) return syp::fail(h, err, SY_ENOMEM, base, "out of memory");
     size_t n = 0;
     int rc = SY_OK;
     for (int l = 0; l < 2 && rc == SY_OK; l++) {
@@ -136,7 +124,7 @@ int load_config(Instance *in, const sy_json *cfg, const char *base, sy_error *er
                              in->flags, &r, err);
             if (rc != SY_OK) break;
             if (find_pattern(rs, n, kind, r->pattern)) {
-                rc = set_err(h, err, SY_ECONFIG, path, "pattern '%.200s' is given twice", r->pattern);
+                rc = syp::fail(h, err, SY_ECONFIG, path, "pattern '%.200s' is given twice", r->pattern);
                 route_unref(h, r);
                 break;
             }
@@ -176,9 +164,9 @@ int sr_create(void *instance, const sy_host *host, const sy_json *config, const 
     in->mem.host = host;
     in->mem.gctx = pcre2_general_context_create(pcre_malloc, pcre_free, &in->mem);
     int rc = SY_OK;
-    if (!in->mem.gctx) rc = set_err(host, err, SY_ENOMEM, config_path, "out of memory");
+    if (!in->mem.gctx) rc = syp::fail(host, err, SY_ENOMEM, config_path, "out of memory");
     else if (config && host->json_type(config) != SY_JSON_OBJECT)
-        rc = set_err(host, err, SY_ECONFIG, config_path, "expected an object");
+        rc = syp::fail(host, err, SY_ECONFIG, config_path, "expected an object");
     else if (config && (rc = read_options(host, config, config_path, &in->opt, err)) == SY_OK)
         rc = load_config(in, config, config_path, err);
     else if (!config)
@@ -204,7 +192,7 @@ int sr_attach(void *instance, const sy_topology *, void **state, sy_error *err) 
     Instance *in = inst_of(instance);
     const sy_host *h = in->host;
     auto *st = static_cast<State *>(h->alloc(h, sizeof(State), alignof(State)));
-    if (!st) return set_err(h, err, SY_ENOMEM, "", "out of memory");
+    if (!st) return syp::fail(h, err, SY_ENOMEM, "", "out of memory");
     new (st) State();
     uint32_t n = 0;
     if (in->opt.cache_size) {
@@ -213,7 +201,7 @@ int sr_attach(void *instance, const sy_topology *, void **state, sy_error *err) 
         st->slots = static_cast<CacheSlot *>(h->alloc(h, n * sizeof(CacheSlot), alignof(CacheSlot)));
         if (!st->slots) {
             h->free(h, st, sizeof(State));
-            return set_err(h, err, SY_ENOMEM, "", "out of memory (a lookup cache of %u entries)", n);
+            return syp::fail(h, err, SY_ENOMEM, "", "out of memory (a lookup cache of %u entries)", n);
         }
         for (uint32_t i = 0; i < n; i++) new (&st->slots[i]) CacheSlot();
     }
@@ -237,7 +225,7 @@ int lookup(const Instance *in, const State &st, const char *name, size_t len, Ma
     uint64_t hash = name_hash(name, len);
     if (cache_get(st, name, len, hash, m)) return SY_OK;
     StackMatcher sm;
-    if (!sm.init()) return set_err(in->host, err, SY_ENOMEM, "", "static_routes: no room for match data");
+    if (!sm.init()) return syp::fail(in->host, err, SY_ENOMEM, "", "static_routes: no room for match data");
     const Route *bad = nullptr;
     if (int rc = scan(*st.table, name, len, 0, sm, in->mem.gctx, m, &bad))
         return match_error(in->host, err, rc, *bad, name);
@@ -294,10 +282,10 @@ int sr_plan_init(void *instance, const void *state, const sy_topology *, const s
     const sy_host *h = in->host;
     const auto *st = static_cast<const State *>(state);
     if (!(req->fields & SY_REQ_NODE) || !req->node || !req->node[0])
-        return set_err(h, err, SY_EREQUEST, "node", "static_routes plans a node name: the request has no \"node\"");
+        return syp::fail(h, err, SY_EREQUEST, "node", "static_routes plans a node name: the request has no \"node\"");
     size_t len = std::strlen(req->node);
     if (len > kMaxName)
-        return set_err(h, err, SY_EREQUEST, "node", "a node name is at most %zu bytes, got %zu", kMaxName, len);
+        return syp::fail(h, err, SY_EREQUEST, "node", "a node name is at most %zu bytes, got %zu", kMaxName, len);
     auto *p = static_cast<Plan *>(plan_state);
     p->in = in;
     p->st = st;
@@ -323,7 +311,7 @@ int sr_plan_init(void *instance, const void *state, const sy_topology *, const s
         else if (rc == 0) std::snprintf(why, sizeof why, " (the resolver does not know it)");
     }
     StackMatcher sm;
-    if (!sm.init()) return set_err(h, err, SY_ENOMEM, "", "static_routes: no room for match data");
+    if (!sm.init()) return syp::fail(h, err, SY_ENOMEM, "", "static_routes: no room for match data");
     for (uint32_t j = 0; j < t.proxy_count; j++) {
         int rc = match_one(t, *t.proxies[j], p->name, len, sm, in->mem.gctx);
         if (rc < 0) return match_error(h, err, rc, *t.proxies[j], p->name);
@@ -332,7 +320,7 @@ int sr_plan_init(void *instance, const void *state, const sy_topology *, const s
             return SY_OK;
         }
     }
-    return set_err(h, err, SY_ENOROUTE, "node", "no route to '%.200s': no static or proxy route matches%s",
+    return syp::fail(h, err, SY_ENOROUTE, "node", "no route to '%.200s': no static or proxy route matches%s",
                    p->name, why);
 }
 
@@ -506,9 +494,9 @@ int table_add(void *instance, uint32_t kind, const char *json, size_t len, sy_er
     Instance *in = inst_of(instance);
     const sy_host *h = in->host;
     if (!json || !valid_kind(kind))
-        return set_err(h, err, SY_EINVAL, "", "static_routes add: kind must be SY_ROUTE_STATIC or SY_ROUTE_PROXY and json non-NULL");
+        return syp::fail(h, err, SY_EINVAL, "", "static_routes add: kind must be SY_ROUTE_STATIC or SY_ROUTE_PROXY and json non-NULL");
     if (h->version < 2 || !h->republish)
-        return set_err(h, err, SY_EUNSUPPORTED, "", "this host cannot republish snapshots (host version %u)", h->version);
+        return syp::fail(h, err, SY_EUNSUPPORTED, "", "this host cannot republish snapshots (host version %u)", h->version);
     sy_json *doc = nullptr;
     if (h->json_parse(h, json, len, &doc, err) != SY_OK) {
         if (err) err->code = SY_ECONFIG;
@@ -524,11 +512,11 @@ int table_add(void *instance, uint32_t kind, const char *json, size_t len, sy_er
     auto **rs = static_cast<Route **>(h->alloc(h, (n + 1) * sizeof(Route *), alignof(Route *)));
     if (!rs) {
         route_unref(h, r);
-        return set_err(h, err, SY_ENOMEM, "", "out of memory");
+        return syp::fail(h, err, SY_ENOMEM, "", "out of memory");
     }
     collect(*cur, rs);
     if (find_pattern(rs, n, kind, r->pattern)) {
-        rc = set_err(h, err, SY_ETAKEN, "route.pattern", "a %s route with pattern '%.200s' exists (kept)",
+        rc = syp::fail(h, err, SY_ETAKEN, "route.pattern", "a %s route with pattern '%.200s' exists (kept)",
                      kind == SY_ROUTE_STATIC ? "static" : "proxy", r->pattern);
     } else {
         rs[n] = r;
@@ -546,14 +534,14 @@ int table_remove(void *instance, uint32_t kind, const char *pattern, sy_error *e
     Instance *in = inst_of(instance);
     const sy_host *h = in->host;
     if (!pattern || !valid_kind(kind))
-        return set_err(h, err, SY_EINVAL, "", "static_routes remove: kind must be SY_ROUTE_STATIC or SY_ROUTE_PROXY and pattern non-NULL");
+        return syp::fail(h, err, SY_EINVAL, "", "static_routes remove: kind must be SY_ROUTE_STATIC or SY_ROUTE_PROXY and pattern non-NULL");
     if (h->version < 2 || !h->republish)
-        return set_err(h, err, SY_EUNSUPPORTED, "", "this host cannot republish snapshots (host version %u)", h->version);
+        return syp::fail(h, err, SY_EUNSUPPORTED, "", "this host cannot republish snapshots (host version %u)", h->version);
     std::lock_guard<std::mutex> g(in->mu);
     Table *cur = in->current.load();
     size_t n = cur->count + cur->proxy_count;
     auto **rs = static_cast<Route **>(h->alloc(h, (n ? n : 1) * sizeof(Route *), alignof(Route *)));
-    if (!rs) return set_err(h, err, SY_ENOMEM, "", "out of memory");
+    if (!rs) return syp::fail(h, err, SY_ENOMEM, "", "out of memory");
     collect(*cur, rs);
     size_t k = 0;
     bool found = false;
@@ -566,7 +554,7 @@ int table_remove(void *instance, uint32_t kind, const char *pattern, sy_error *e
     }
     int rc;
     if (!found) {
-        rc = set_err(h, err, SY_EUNKNOWN, "", "no %s route with pattern '%.200s'",
+        rc = syp::fail(h, err, SY_EUNKNOWN, "", "no %s route with pattern '%.200s'",
                      kind == SY_ROUTE_STATIC ? "static" : "proxy", pattern);
     } else {
         Table *t = nullptr;
@@ -591,11 +579,11 @@ int table_query(void *instance, const char *name, sy_route_visit_fn visit, void 
     if (!instance) return SY_EINVAL;
     Instance *in = inst_of(instance);
     const sy_host *h = in->host;
-    if (!name || !visit) return set_err(h, err, SY_EINVAL, "", "static_routes query: name and visit are required");
+    if (!name || !visit) return syp::fail(h, err, SY_EINVAL, "", "static_routes query: name and visit are required");
     size_t len = std::strlen(name);
     Table *t = current_ref(in);
     pcre2_match_data *md = pcre2_match_data_create(1, in->mem.gctx);
-    int rc = md ? SY_ENOROUTE : set_err(h, err, SY_ENOMEM, "", "out of memory");
+    int rc = md ? SY_ENOROUTE : syp::fail(h, err, SY_ENOMEM, "", "out of memory");
     for (int l = 0; l < 2 && md; l++) {
         uint32_t n = l ? t->proxy_count : t->count;
         for (uint32_t i = 0; i < n; i++) {
@@ -616,14 +604,14 @@ int table_query(void *instance, const char *name, sy_route_visit_fn visit, void 
     }
     if (md) pcre2_match_data_free(md);
     table_unref(t);
-    if (rc == SY_ENOROUTE) set_err(h, err, SY_ENOROUTE, "", "no route matches '%.200s'", name);
+    if (rc == SY_ENOROUTE) syp::fail(h, err, SY_ENOROUTE, "", "no route matches '%.200s'", name);
     return rc;
 }
 
 int table_list(void *instance, sy_route_visit_fn visit, void *ud, sy_error *err) {
     if (!instance) return SY_EINVAL;
     Instance *in = inst_of(instance);
-    if (!visit) return set_err(in->host, err, SY_EINVAL, "", "static_routes list: visit is required");
+    if (!visit) return syp::fail(in->host, err, SY_EINVAL, "", "static_routes list: visit is required");
     Table *t = current_ref(in);
     bool stop = false;
     for (uint32_t i = 0; i < t->count && !stop; i++) stop = visit_route(*t->routes[i], i, visit, ud) != 0;

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "common/fail.hpp"
 #include "template_routes/template_routes.hpp"
 
 namespace tr {
@@ -24,34 +25,20 @@ const char *routing_name(RoutingTo r) {
 
 namespace {
 
-int fail(const sy_host *h, sy_error *err, int code, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-int fail(const sy_host *h, sy_error *err, int code, const char *path, const char *fmt, ...) {
-    if (!err) return code;
-    char msg[SY_ERROR_MESSAGE_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    std::vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    h->set_error(err, code, path, "%s", msg);
-    return code;
-}
-
 // {name: string} with names lowercased (headers, session).
 int string_map(const sy_host *h, const sy_json *obj, const char *what, kriti::Arena &a, kriti::Value *out,
                sy_error *err) {
     size_t n = h->json_count(obj);
     auto *m = n ? static_cast<kriti::Member *>(a.alloc(n * sizeof(kriti::Member), alignof(kriti::Member))) : nullptr;
-    if (n && !m) return fail(h, err, SY_ENOMEM, "context", "out of memory");
+    if (n && !m) return syp::fail(h, err, SY_ENOMEM, "context", "out of memory");
     uint32_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        const sy_json *v = h->json_at(obj, i);
+    for (const sy_json *v = h->json_first(obj); v; v = h->json_next(v)) {
         const char *key = h->json_key(v);
         const char *s = h->json_string(v);
-        if (!s) return fail(h, err, SY_EREQUEST, "context", "context.%s[\"%.100s\"]: expected a string", what, key);
+        if (!s) return syp::fail(h, err, SY_EREQUEST, "context", "context.%s[\"%.100s\"]: expected a string", what, key);
         size_t kl = std::strlen(key);
         auto *lk = static_cast<char *>(a.alloc(kl ? kl : 1, 1));
-        if (!lk) return fail(h, err, SY_ENOMEM, "context", "out of memory");
+        if (!lk) return syp::fail(h, err, SY_ENOMEM, "context", "out of memory");
         for (size_t j = 0; j < kl; j++) {
             char c = key[j];
             lk[j] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
@@ -70,32 +57,29 @@ int string_map(const sy_host *h, const sy_json *obj, const char *what, kriti::Ar
 
 int operation(const sy_host *h, const sy_json *query, kriti::Arena &a, kriti::Value *out, Operation *op,
               sy_error *err) {
-    static const char *const kKeys[] = {"operation_type", "operation_name"};
-    size_t n = h->json_count(query);
-    for (size_t i = 0; i < n; i++) {
-        const char *k = h->json_key(h->json_at(query, i));
-        if (std::strcmp(k, kKeys[0]) && std::strcmp(k, kKeys[1]))
-            return fail(h, err, SY_EREQUEST, "context.query", "context.query.%.100s: unknown key", k);
-    }
     auto *m = static_cast<kriti::Member *>(a.alloc(2 * sizeof(kriti::Member), alignof(kriti::Member)));
-    if (!m) return fail(h, err, SY_ENOMEM, "context", "out of memory");
+    if (!m) return syp::fail(h, err, SY_ENOMEM, "context", "out of memory");
     uint32_t k = 0;
-    const sy_json *t = h->json_get(query, "operation_type");
-    if (h->json_type(t) != SY_JSON_MISSING) {
-        const char *s = h->json_string(t);
-        if (s && !std::strcmp(s, "query")) *op = Operation::Query;
-        else if (s && !std::strcmp(s, "mutation")) *op = Operation::Mutation;
-        else if (s && !std::strcmp(s, "subscription")) *op = Operation::Subscription;
-        else
-            return fail(h, err, SY_EREQUEST, "context.query.operation_type",
-                        "operation type can only be one of the following: query, mutation or subscription");
-        m[k++] = kriti::Member{"operation_type", 14, kriti::Value::string(s, static_cast<uint32_t>(std::strlen(s)))};
-    }
-    const sy_json *nm = h->json_get(query, "operation_name");
-    if (h->json_type(nm) != SY_JSON_MISSING) {
-        const char *s = h->json_string(nm);
-        if (!s) return fail(h, err, SY_EREQUEST, "context.query.operation_name", "expected a string");
-        m[k++] = kriti::Member{"operation_name", 14, kriti::Value::string(s, static_cast<uint32_t>(std::strlen(s)))};
+    bool seen_type = false, seen_name = false;
+    for (const sy_json *v = h->json_first(query); v; v = h->json_next(v)) {
+        const char *key = h->json_key(v);
+        const char *s = h->json_string(v);
+        if (!std::strcmp(key, "operation_type") && !seen_type) {
+            seen_type = true;
+            if (s && !std::strcmp(s, "query")) *op = Operation::Query;
+            else if (s && !std::strcmp(s, "mutation")) *op = Operation::Mutation;
+            else if (s && !std::strcmp(s, "subscription")) *op = Operation::Subscription;
+            else
+                return syp::fail(h, err, SY_EREQUEST, "context.query.operation_type",
+                            "operation type can only be one of the following: query, mutation or subscription");
+            m[k++] = kriti::Member{"operation_type", 14, kriti::Value::string(s, static_cast<uint32_t>(std::strlen(s)))};
+        } else if (!std::strcmp(key, "operation_name") && !seen_name) {
+            seen_name = true;
+            if (!s) return syp::fail(h, err, SY_EREQUEST, "context.query.operation_name", "expected a string");
+            m[k++] = kriti::Member{"operation_name", 14, kriti::Value::string(s, static_cast<uint32_t>(std::strlen(s)))};
+        } else {
+            return syp::fail(h, err, SY_EREQUEST, "context.query", "context.query.%.100s: unknown or repeated key", key);
+        }
     }
     *out = kriti::Value::object(m, k);
     return SY_OK;
@@ -130,18 +114,17 @@ int resolve(const Instance *in, const kriti::Program *program, const sy_json *co
     *d = Decision{};
     kriti::Value headers = kriti::Value::object(nullptr, 0), session = headers, query;
     bool has_query = false;
-    if (context) {
-        const sy_json *hv = h->json_get(context, "headers");
-        const sy_json *sv = h->json_get(context, "session");
-        const sy_json *qv = h->json_get(context, "query");
-        if (hv && h->json_type(hv) != SY_JSON_MISSING)
-            if (int rc = string_map(h, hv, "headers", arena, &headers, err)) return rc;
-        if (sv && h->json_type(sv) != SY_JSON_MISSING)
-            if (int rc = string_map(h, sv, "session", arena, &session, err)) return rc;
-        if (qv && h->json_type(qv) != SY_JSON_MISSING) {
-            if (int rc = operation(h, qv, arena, &query, &d->op, err)) return rc;
+    // the core checked the context's shape: {"headers", "session", "query"} objects
+    for (const sy_json *m = context ? h->json_first(context) : nullptr; m; m = h->json_next(m)) {
+        const char *key = h->json_key(m);
+        int rc = SY_OK;
+        if (key[0] == 'h') rc = string_map(h, m, "headers", arena, &headers, err);
+        else if (key[0] == 's') rc = string_map(h, m, "session", arena, &session, err);
+        else if (key[0] == 'q') {
+            rc = operation(h, m, arena, &query, &d->op, err);
             has_query = true;
         }
+        if (rc) return rc;
     }
     if (bypassed(in, headers, session)) {
         *result = kriti::Value::string("PRIMARY", 7);
@@ -149,7 +132,7 @@ int resolve(const Instance *in, const kriti::Program *program, const sy_json *co
     }
     auto *req = static_cast<kriti::Member *>(arena.alloc(3 * sizeof(kriti::Member), alignof(kriti::Member)));
     auto *top = static_cast<kriti::Member *>(arena.alloc(5 * sizeof(kriti::Member), alignof(kriti::Member)));
-    if (!req || !top) return fail(h, err, SY_ENOMEM, "context", "out of memory");
+    if (!req || !top) return syp::fail(h, err, SY_ENOMEM, "context", "out of memory");
     req[0] = kriti::Member{"headers", 7, headers};
     req[1] = kriti::Member{"session", 7, session};
     if (has_query) req[2] = kriti::Member{"query", 5, query};
@@ -158,7 +141,7 @@ int resolve(const Instance *in, const kriti::Program *program, const sy_json *co
     kriti::Binding b{"$", 1, kriti::Value::object(top, 5)};
     kriti::Error ke;
     if (!kriti::eval(program, &b, 1, c.functions ? kriti::builtins() : nullptr, arena, in->limits, result, &ke))
-        return fail(h, err, ke.code == kriti::ErrorCode::MemoryError ? SY_ENOMEM : SY_EREQUEST, "context",
+        return syp::fail(h, err, ke.code == kriti::ErrorCode::MemoryError ? SY_ENOMEM : SY_EREQUEST, "context",
                     "template: %s at line %u, columns %u-%u: %s", kriti::error_code_name(ke.code),
                     ke.span.start_line, ke.span.start_col, ke.span.end_col, ke.message);
     const kriti::Value &v = *result;
@@ -175,19 +158,19 @@ int resolve(const Instance *in, const kriti::Program *program, const sy_json *co
             nm->type != kriti::Type::String || nm->len == 0) {
             char shown[160];
             size_t need = kriti::write_json(v, shown, sizeof shown);
-            return fail(h, err, SY_EREQUEST, "context",
+            return syp::fail(h, err, SY_EREQUEST, "context",
                         "the template yielded %s%s, not \"PRIMARY\", \"DEFAULT\", \"READ_REPLICAS\", a "
                         "connection_set member or its name", shown, need >= sizeof shown ? "..." : "");
         }
         d->routing_to = RoutingTo::ConnectionSet;
         d->member = member_index(c, nm->str, nm->len);
         if (d->member < 0)
-            return fail(h, err, SY_EREQUEST, "context", "the template routes to connection_set member '%.*s', "
+            return syp::fail(h, err, SY_EREQUEST, "context", "the template routes to connection_set member '%.*s', "
                         "which is not configured", static_cast<int>(nm->len > 100 ? 100 : nm->len), nm->str);
     } else {
         char shown[160];
         size_t need = kriti::write_json(v, shown, sizeof shown);
-        return fail(h, err, SY_EREQUEST, "context",
+        return syp::fail(h, err, SY_EREQUEST, "context",
                     "the template yielded %s%s, not \"PRIMARY\", \"DEFAULT\", \"READ_REPLICAS\" or a "
                     "connection_set member", shown, need >= sizeof shown ? "..." : "");
     }
@@ -195,10 +178,10 @@ int resolve(const Instance *in, const kriti::Program *program, const sy_json *co
     bool reads = d->op != Operation::Mutation;
     if (d->routing_to == RoutingTo::ReadReplicas) {
         if (!reads)
-            return fail(h, err, SY_EREQUEST, "context", "the template routes a mutation to read_replicas: "
+            return syp::fail(h, err, SY_EREQUEST, "context", "the template routes a mutation to read_replicas: "
                         "mutations need the primary");
         if (c.replica_count == 0)
-            return fail(h, err, SY_ENOROUTE, "context", "the template routes to read_replicas but none are configured");
+            return syp::fail(h, err, SY_ENOROUTE, "context", "the template routes to read_replicas but none are configured");
         d->to_replicas = true;
     } else if (d->routing_to == RoutingTo::Default) {
         d->to_replicas = reads && c.replica_count > 0;

@@ -150,6 +150,17 @@ int test_resolve(void *instance, const char *request_json, size_t len, const cha
             h->set_error(err, SY_EREQUEST, "context", "expected an object");
             rc = SY_EREQUEST;
         }
+        // the shape the core checks for planned requests
+        for (const sy_json *m = rc ? nullptr : h->json_first(ctx); m; m = h->json_next(m)) {
+            const char *k = h->json_key(m);
+            if ((std::strcmp(k, "headers") && std::strcmp(k, "session") && std::strcmp(k, "query")) ||
+                h->json_type(m) != SY_JSON_OBJECT) {
+                h->set_error(err, SY_EREQUEST, "context", "context.%.100s: expected one of the objects headers, "
+                             "session and query", k);
+                rc = SY_EREQUEST;
+                break;
+            }
+        }
         alignas(16) unsigned char stack[kStackArena];
         kriti::Arena arena(in->ka, stack, sizeof stack);
         Decision d;

@@ -13,53 +13,7 @@
 
 #include <switchyard/switchyard.h>
 
-#define RUNS 7
-
-/* ---------------------------------------------------------------- allocator */
-
-static size_t g_allocs, g_live, g_peak;
-
-static void *count_alloc(size_t size, size_t align, void *ud) {
-    (void)align;
-    (void)ud;
-    size_t *h = malloc(16 + size);
-    if (!h) return NULL;
-    *h = size;
-    g_allocs++;
-    g_live += size;
-    if (g_live > g_peak) g_peak = g_live;
-    return (char *)h + 16;
-}
-
-static void count_free(void *p, size_t size, void *ud) {
-    (void)ud;
-    if (!p) return;
-    g_live -= size;
-    free((char *)p - 16);
-}
-
-/* ---------------------------------------------------------------- timing */
-
-static uint64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-typedef double (*run_fn)(void *ctx, long iterations); /* returns ns per op */
-
-static double median_of_runs(run_fn fn, void *ctx, long iterations) {
-    double r[RUNS];
-    fn(ctx, iterations / 10 + 1); /* warm-up */
-    for (int i = 0; i < RUNS; i++) r[i] = fn(ctx, iterations);
-    qsort(r, RUNS, sizeof r[0], cmp_double);
-    return r[RUNS / 2];
-}
+#include "bench_util.h"
 
 /* ---------------------------------------------------------------- cases */
 
@@ -73,7 +27,7 @@ typedef struct bench {
 static double plan_first(void *ctx, long n) {
     bench *b = ctx;
     sy_plan_storage st;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = bench_now_ns();
     for (long i = 0; i < n; i++) {
         sy_plan *p = NULL;
         if (sy_plan_init(b->router, b->req, &st, sizeof st, &p, NULL) != SY_OK) abort();
@@ -82,14 +36,14 @@ static double plan_first(void *ctx, long n) {
         b->sink += t.port;
         sy_plan_release(p);
     }
-    return (double)(now_ns() - t0) / (double)n;
+    return (double)(bench_now_ns() - t0) / (double)n;
 }
 
 static double plan_full(void *ctx, long n) {
     bench *b = ctx;
     sy_plan_storage st;
     size_t count = 0;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = bench_now_ns();
     for (long i = 0; i < n; i++) {
         sy_plan *p = NULL;
         if (sy_plan_init(b->router, b->req, &st, sizeof st, &p, NULL) != SY_OK) abort();
@@ -100,7 +54,7 @@ static double plan_full(void *ctx, long n) {
         }
         sy_plan_release(p);
     }
-    double ns = (double)(now_ns() - t0) / (double)n;
+    double ns = (double)(bench_now_ns() - t0) / (double)n;
     b->targets = count / (size_t)n;
     return ns;
 }
@@ -108,12 +62,12 @@ static double plan_full(void *ctx, long n) {
 static double murmur(void *ctx, long n) {
     bench *b = ctx;
     uint64_t key = 0x0123456789abcdefull;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = bench_now_ns();
     for (long i = 0; i < n; i++) {
         key += (uint64_t)i;
         b->sink += (uint32_t)sy_murmur3_token(&key, sizeof key);
     }
-    return (double)(now_ns() - t0) / (double)n;
+    return (double)(bench_now_ns() - t0) / (double)n;
 }
 
 static const char *g_request_json = "{\"key\": \"user:42\", \"keyspace\": \"shop\", \"consistency\": \"LOCAL_QUORUM\"}";
@@ -121,10 +75,10 @@ static const char *g_request_json = "{\"key\": \"user:42\", \"keyspace\": \"shop
 static double parse_request(void *ctx, long n) {
     bench *b = ctx;
     size_t len = strlen(g_request_json);
-    uint64_t t0 = now_ns();
+    uint64_t t0 = bench_now_ns();
     for (long i = 0; i < n; i++)
         if (sy_request_parse_json(b->req, g_request_json, len, NULL) != SY_OK) abort();
-    return (double)(now_ns() - t0) / (double)n;
+    return (double)(bench_now_ns() - t0) / (double)n;
 }
 
 /* ---------------------------------------------------------------- main */
@@ -149,8 +103,8 @@ static sy_router *make_router(const char *selector, int nodes, size_t *router_by
     if (n >= sizeof config) abort();
 
     sy_allocator a = SY_STRUCT_INIT(sy_allocator);
-    a.alloc = count_alloc;
-    a.free = count_free;
+    a.alloc = bench_alloc;
+    a.free = bench_free;
     sy_router_options o = SY_STRUCT_INIT(sy_router_options);
     o.allocator = &a;
     size_t before = g_live;
@@ -171,8 +125,8 @@ static void report(const char *name, const char *selector, int nodes, long itera
     if (sy_request_new(b.router, &b.req, NULL) != SY_OK) abort();
     if (sy_request_parse_json(b.req, g_request_json, strlen(g_request_json), NULL) != SY_OK) abort();
 
-    double first = median_of_runs(plan_first, &b, iterations);
-    double full = median_of_runs(plan_full, &b, iterations);
+    double first = bench_median(plan_first, &b, iterations);
+    double full = bench_median(plan_full, &b, iterations);
     size_t allocs_before = g_allocs;
     plan_full(&b, 10000);
     double allocs_per_plan = (double)(g_allocs - allocs_before) / 10000.0;
@@ -185,7 +139,7 @@ static void report(const char *name, const char *selector, int nodes, long itera
 int main(int argc, char **argv) {
     long iterations = argc > 1 ? atol(argv[1]) : 200000;
     if (iterations <= 0) iterations = 200000;
-    printf("# bench_plan: %ld iterations per run, median of %d runs, libswitchyard %s\n", iterations, RUNS,
+    printf("# bench_plan: %ld iterations per run, median of %d runs, libswitchyard %s\n", iterations, BENCH_RUNS,
            sy_version_string());
     printf("# first: sy_plan_init + first sy_plan_next + release; full: the whole plan\n");
     printf("%-34s %5s %9s %9s %7s %10s %9s %6s\n", "case", "nodes", "first_ns", "full_ns", "targets",
@@ -199,12 +153,12 @@ int main(int argc, char **argv) {
     size_t bytes = 0;
     b.router = make_router("{\"mode\": \"round_robin\"}", 3, &bytes);
     if (sy_request_new(b.router, &b.req, NULL) != SY_OK) abort();
-    double parse = median_of_runs(parse_request, &b, iterations / 4);
+    double parse = bench_median(parse_request, &b, iterations / 4);
     size_t allocs_before = g_allocs;
     parse_request(&b, 1000);
     printf("%-34s %9.1f ns, %.1f allocations each (the JSON document)\n", "sy_request_parse_json (3 fields)",
            parse, (double)(g_allocs - allocs_before) / 1000.0);
-    printf("%-34s %9.1f ns\n", "sy_murmur3_token, 8-byte key", median_of_runs(murmur, &b, iterations * 5));
+    printf("%-34s %9.1f ns\n", "sy_murmur3_token, 8-byte key", bench_median(murmur, &b, iterations * 5));
     sy_request_free(b.req);
     sy_router_free(b.router);
     if (g_live != 0) {

@@ -20,7 +20,8 @@ packages=(
     libcmocka-dev                  # unit tests
     python3                        # the syctl contract checker
     binutils                       # readelf, nm (ABI checks)
-    golang-go                      # Go binding
+    golang-go                      # Go binding, Go peer benchmarks
+    postgresql libpq-dev           # the read/write-split example (examples/postgres)
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1; then

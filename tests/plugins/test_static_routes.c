@@ -19,6 +19,8 @@
 #include <switchyard/static_routes.h>
 #include <switchyard/switchyard.h>
 
+#include "plugins/counting_alloc.h"
+
 #define MAX_TARGETS 32
 
 typedef struct copied {
@@ -585,24 +587,11 @@ static void test_redos_is_bounded(void **state) {
     sy_router_free(r);
 }
 
-static size_t g_allocs;
-static void *count_alloc(size_t size, size_t align, void *ud) {
-    (void)ud;
-    g_allocs++;
-    void *p = NULL;
-    return posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size ? size : 1) ? NULL : p;
-}
-static void count_free(void *p, size_t size, void *ud) {
-    (void)size;
-    (void)ud;
-    free(p);
-}
 
 static void test_warm_lookups_allocate_nothing(void **state) {
     (void)state;
-    sy_allocator a = {.struct_size = sizeof a, .alloc = count_alloc, .free = count_free};
-    sy_router_options o = SY_STRUCT_INIT(sy_router_options);
-    o.allocator = &a;
+    sy_allocator a;
+    sy_router_options o = counting_options(&a);
     char cfg[1 << 15];
     size_t n = (size_t)snprintf(cfg, sizeof cfg, "{\"routes\": [");
     for (int i = 0; i < 200; i++)
@@ -615,7 +604,7 @@ static void test_warm_lookups_allocate_nothing(void **state) {
     assert_int_equal(sy_request_new(r, &req, &err), SY_OK);
     assert_int_equal(sy_request_set_node(req, "node123@host7"), SY_OK);
     for (int round = 0; round < 3; round++) {
-        size_t before = g_allocs;
+        size_t before = counting_allocations();
         sy_plan_storage st;
         sy_plan *p;
         assert_int_equal(sy_plan_init(r, req, &st, sizeof st, &p, &err), SY_OK);
@@ -624,7 +613,7 @@ static void test_warm_lookups_allocate_nothing(void **state) {
         assert_string_equal(t.host, "10.0.0.124");
         assert_int_equal(sy_plan_next(p, &t), 0);
         sy_plan_release(p);
-        assert_int_equal(g_allocs, before); /* cold (round 0) and warm alike */
+        assert_int_equal(counting_allocations(), before); /* cold (round 0) and warm alike */
     }
     sy_request_free(req);
     sy_router_free(r);

@@ -15,6 +15,8 @@
 #include <string.h>
 
 #include <switchyard/switchyard.h>
+
+#include "plugins/counting_alloc.h"
 #include <switchyard/template_routes.h>
 
 static const char *plugin_dir(void) {
@@ -299,24 +301,11 @@ static void test_interface(void **state) {
 
 /* ---------------------------------------------------------------- allocations, threads */
 
-static size_t g_allocs;
-static void *count_alloc(size_t size, size_t align, void *ud) {
-    (void)ud;
-    __atomic_add_fetch(&g_allocs, 1, __ATOMIC_RELAXED);
-    void *p = NULL;
-    return posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size ? size : 1) ? NULL : p;
-}
-static void count_free(void *p, size_t size, void *ud) {
-    (void)size;
-    (void)ud;
-    free(p);
-}
 
 static void test_plans_allocate_nothing(void **state) {
     (void)state;
-    sy_allocator a = {.struct_size = sizeof a, .alloc = count_alloc, .free = count_free};
-    sy_router_options o = SY_STRUCT_INIT(sy_router_options);
-    o.allocator = &a;
+    sy_allocator a;
+    sy_router_options o = counting_options(&a);
     sy_router *r;
     sy_error err;
     assert_int_equal(make("{{ if $.request.headers?['no-stale-read'] == \\\"true\\\" }} {{$.primary}} "
@@ -328,7 +317,7 @@ static void test_plans_allocate_nothing(void **state) {
     const char *req = CTX("{\"Authorization\": \"x\", \"No-Stale-Read\": \"false\"}", "{\"x-hasura-tenant-id\": \"a\", \"x-hasura-role\": \"user\"}", "query");
     assert_int_equal(sy_request_parse_json(q, req, strlen(req), &err), SY_OK);
     for (int i = 0; i < 3; i++) {
-        size_t before = g_allocs;
+        size_t before = counting_allocations();
         sy_plan_storage st;
         sy_plan *p;
         assert_int_equal(sy_plan_init(r, q, &st, sizeof st, &p, &err), SY_OK);
@@ -337,7 +326,7 @@ static void test_plans_allocate_nothing(void **state) {
         assert_string_equal(t.node, "tenant_a");
         assert_string_equal(t.url, "postgres://a/db");
         sy_plan_release(p);
-        assert_int_equal(g_allocs, before);
+        assert_int_equal(counting_allocations(), before);
     }
     sy_request_free(q);
     sy_router_free(r);
