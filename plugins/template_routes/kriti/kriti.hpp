@@ -211,7 +211,9 @@ constexpr size_t kErrorMessageMax = 512;
 struct Error {
     ErrorCode code = ErrorCode::None;
     Span span;
-    char message[kErrorMessageMax] = {};  // NUL-terminated, truncated on a UTF-8 boundary
+    char message[kErrorMessageMax];  // NUL-terminated, truncated on a UTF-8 boundary
+    // Not zero-filled: an Error sits on the stack of every evaluation.
+    Error() { message[0] = '\0'; }
 };
 
 const char *error_code_name(ErrorCode code);
