@@ -19,20 +19,26 @@ constexpr sy_target make_fresh_target() {
 }
 constexpr sy_target kFreshTarget = make_fresh_target();
 
-// Copies a whole target with 16-byte moves. A plain struct copy of this size
-// compiles to `rep movs`/`rep stos`, whose start-up cost was half of a
-// warm plan; the barrier keeps the loop from being turned back into one.
-static_assert(sizeof(sy_target) % 16 == 0, "targets copy in 16-byte blocks");
+// A target is 272 bytes, 64 of them via[], of which only the first
+// via_count entries mean anything (plugins append with SY_TARGET_ADD_VIA).
+// Moving the rest and the entries in use keeps a warm plan off `rep
+// movs`/`rep stos`, whose start-up cost was half of it. via_detail is kept
+// whole: a plugin built before it existed appends to via[] only.
+constexpr size_t kViaAt = offsetof(sy_target, via);
+constexpr size_t kCountAt = offsetof(sy_target, via_count);
+static_assert(kCountAt == kViaAt + sizeof(const char *) * SY_VIA_MAX, "sy_target layout");
+
+// Everything but via[].
+inline void copy_fields(sy_target *dst, const sy_target *src) {
+    std::memcpy(dst, src, kViaAt);
+    std::memcpy(reinterpret_cast<char *>(dst) + kCountAt, reinterpret_cast<const char *>(src) + kCountAt,
+                sizeof(sy_target) - kCountAt);
+}
+
 inline void copy_target(sy_target *dst, const sy_target *src) {
-    using Block = unsigned char __attribute__((vector_size(16)));
-    auto *d = reinterpret_cast<unsigned char *>(dst);
-    const auto *s = reinterpret_cast<const unsigned char *>(src);
-    for (size_t i = 0; i < sizeof(sy_target); i += 16) {
-        Block b; // targets are only 8-byte aligned: unaligned 16-byte moves
-        __builtin_memcpy(&b, s + i, 16);
-        __builtin_memcpy(d + i, &b, 16);
-        __asm__("" ::: "memory");
-    }
+    copy_fields(dst, src);
+    uint32_t n = src->via_count < SY_VIA_MAX ? src->via_count : SY_VIA_MAX;
+    for (uint32_t i = 0; i < n; i++) dst->via[i] = src->via[i];
 }
 } // namespace
 } // namespace sy
@@ -89,7 +95,7 @@ SY_API int sy_plan_next(sy_plan *plan, sy_target *target) {
     // of the plan or on error, and an older caller's smaller struct gets the
     // prefix it knows.
     sy_target t;
-    copy_target(&t, &kFreshTarget);
+    copy_fields(&t, &kFreshTarget);
     t.epoch = topo->epoch;
     const Instance &sel = r->chain[0];
     int rc = sel.vt.plan_next(sel.mem, reinterpret_cast<char *>(h) + r->state_offset, &t);
@@ -111,6 +117,9 @@ SY_API int sy_plan_next(sy_plan *plan, sy_target *target) {
     if (want >= sizeof t) {
         copy_target(target, &t);
     } else {
+        // an older, smaller struct: its prefix, via entries past the count zeroed
+        uint32_t n = t.via_count < SY_VIA_MAX ? t.via_count : SY_VIA_MAX;
+        for (uint32_t i = n; i < SY_VIA_MAX; i++) t.via[i] = nullptr;
         std::memcpy(target, &t, want);
     }
     target->struct_size = want;

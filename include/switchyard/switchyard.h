@@ -364,7 +364,7 @@ typedef struct sy_target {
     const char *rack;        /* may be NULL */
     const char *url;         /* may be NULL */
     const char *error;       /* set when a translator could not translate it */
-    const char *via[SY_VIA_MAX]; /* plugins that produced / translated it */
+    const char *via[SY_VIA_MAX]; /* plugins that produced / translated it: the first via_count */
     uint32_t via_count;
     uint32_t node_index;     /* index in the topology snapshot, or UINT32_MAX */
     uint64_t epoch;          /* snapshot the target came from */
