@@ -36,12 +36,18 @@ int string_map(const sy_host *h, const sy_json *obj, const char *what, kriti::Ar
         const char *key = h->json_key(v);
         const char *s = h->json_string(v);
         if (!s) return syp::fail(h, err, SY_EREQUEST, "context", "context.%s[\"%.100s\"]: expected a string", what, key);
-        size_t kl = std::strlen(key);
-        auto *lk = static_cast<char *>(a.alloc(kl ? kl : 1, 1));
-        if (!lk) return syp::fail(h, err, SY_ENOMEM, "context", "out of memory");
-        for (size_t j = 0; j < kl; j++) {
-            char c = key[j];
-            lk[j] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+        size_t kl = 0;
+        bool upper = false;
+        for (; key[kl]; kl++) upper |= key[kl] >= 'A' && key[kl] <= 'Z';
+        const char *lk = key; // already lowercase (HTTP/2, most session keys): no copy
+        if (upper) {
+            auto *low = static_cast<char *>(a.alloc(kl, 1));
+            if (!low) return syp::fail(h, err, SY_ENOMEM, "context", "out of memory");
+            for (size_t j = 0; j < kl; j++) {
+                char c = key[j];
+                low[j] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+            }
+            lk = low;
         }
         // a name given twice in two spellings: the last wins, as Hasura's map
         uint32_t at = k;
