@@ -27,6 +27,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * mutation lands in the route parser instead of the outer config. */
 static const char wrap_head[] = "{\"selector\": {\"plugin\": \"static_routes\", \"config\": ";
 static const char wrap_tail[] = "}}";
+#elif defined(SYF_WRAP_CLIENT_ROUTES)
+/* ... and as fuzz_client_routes: client_routes' config (proxies and rows)
+ * behind a round-robin selector over three nodes named by host_id. */
+static const char wrap_head[] =
+    "{\"topology\": {\"nodes\": ["
+    "{\"id\": \"11111111-1111-1111-1111-111111111111\", \"host\": \"10.0.0.1\", \"port\": 9042},"
+    "{\"id\": \"22222222-2222-2222-2222-222222222222\", \"host\": \"10.0.0.2\", \"port\": 9042},"
+    "{\"id\": \"33333333-3333-3333-3333-333333333333\", \"host\": \"10.0.0.3\", \"port\": 9042}]},"
+    " \"selector\": {\"plugin\": \"default_policy\", \"config\": {\"mode\": \"round_robin\"}},"
+    " \"translators\": [{\"plugin\": \"client_routes\", \"config\": ";
+static const char wrap_tail[] = "}]}";
 #endif
 
 struct outcome {
@@ -118,7 +129,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     syf_init();
     int inject = syf_begin(data, size);
     const char *json = (const char *)data;
-#ifdef SYF_WRAP_STATIC_ROUTES
+#if defined(SYF_WRAP_STATIC_ROUTES) || defined(SYF_WRAP_CLIENT_ROUTES)
     static char wrapped[sizeof wrap_head + SYF_MAX_INPUT + sizeof wrap_tail];
     memcpy(wrapped, wrap_head, sizeof wrap_head - 1);
     memcpy(wrapped + sizeof wrap_head - 1, data, size);

@@ -1,0 +1,644 @@
+// client_routes: ScyllaDB Cloud "client routes" (PrivateLink / PSC) as a
+// translator, after scylla-rust-driver's unstable-client-routes.
+//
+// Every node is reached through a proxy endpoint looked up by the node's
+// host_id in rows of system.client_routes, {connection_id, host_id, address,
+// port, tls_port}, for the connection ids the config lists in "proxies". A
+// node reachable through several keeps its current (sticky) connection id
+// while that id still has a row, else takes the first in the configured
+// order. Host = the proxy's configured hostname, else the row's address;
+// port = tls_port for TLS targets, else port. A node without a route is an
+// error on its target, never a silent direct connection. Targets get
+// SY_TARGET_NO_SHARD_PORT: proxies do not keep source ports.
+//
+// Rows come from the config (static setups) and through the typed interface
+// client_routes.table (<switchyard/client_routes.h>): a full refresh, or a
+// CLIENT_ROUTES_CHANGE event that touches only the pairs it names. Each
+// change builds an immutable table and republishes the snapshot; attach maps
+// every topology node to its route once, so translating is an index.
+#include <switchyard/client_routes.h>
+#include <switchyard/plugin.h>
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <new>
+
+#include "address_map/hostport.hpp"
+#include "common/fail.hpp"
+#include "common/json_path.hpp"
+
+namespace {
+
+constexpr const char kPluginName[] = "client_routes";
+constexpr uint32_t kMaxProxies = 16;
+constexpr size_t kUuidLen = 36;
+
+struct Proxy {
+    char *connection_id = nullptr;
+    char *hostname = nullptr; // NULL: the row's address
+    char *via = nullptr;      // {"connection_id":"..."}
+};
+
+struct Row {
+    char *address = nullptr; // NULL: no row for this (connection id, host)
+    uint32_t port = 0;
+    uint32_t tls_port = 0;
+};
+
+struct Host {
+    char host_id[kUuidLen + 1];
+    uint32_t sticky = 0;       // proxy index in use
+    Row rows[kMaxProxies];
+};
+
+// Immutable once built; shared by the snapshots that attached it.
+struct Table {
+    std::atomic<uint32_t> refs{1};
+    Host *hosts = nullptr; // sorted by host_id
+    uint32_t count = 0;
+};
+
+struct Instance {
+    const sy_host *host = nullptr;
+    Proxy proxies[kMaxProxies];
+    uint32_t proxy_count = 0;
+    bool tls = false;         // every connection uses TLS (else the target's TLS flag says)
+    std::mutex mu;
+    std::atomic<Table *> current{nullptr};
+};
+
+struct State {
+    Table *table;
+    const Host **by_node; // per topology node, or NULL
+    size_t nodes;
+};
+
+Instance *inst_of(void *p) { return static_cast<Instance *>(p); }
+
+char *dup(const sy_host *h, const char *s) {
+    size_t n = std::strlen(s);
+    auto *p = static_cast<char *>(h->alloc(h, n + 1, 1));
+    if (p) std::memcpy(p, s, n + 1);
+    return p;
+}
+void sfree(const sy_host *h, char *s) {
+    if (s) h->free(h, s, std::strlen(s) + 1);
+}
+
+bool is_uuid(const char *s) {
+    if (std::strlen(s) != kUuidLen) return false;
+    for (size_t i = 0; i < kUuidLen; i++) {
+        char c = s[i];
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
+            return false;
+    }
+    return true;
+}
+
+void table_free(const sy_host *h, Table *t) {
+    for (uint32_t i = 0; i < t->count; i++)
+        for (Row &r : t->hosts[i].rows) sfree(h, r.address);
+    if (t->hosts) h->free(h, t->hosts, t->count * sizeof(Host));
+    t->~Table();
+    h->free(h, t, sizeof(Table));
+}
+
+void table_unref(const sy_host *h, Table *t) {
+    if (t && t->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) table_free(h, t);
+}
+
+// ---------------------------------------------------------------- building tables
+
+// A table under construction: hosts in a growable array.
+struct Builder {
+    const sy_host *h;
+    Host *hosts = nullptr;
+    uint32_t count = 0, cap = 0;
+    bool oom = false;
+
+    ~Builder() {
+        if (!hosts) return;
+        for (uint32_t i = 0; i < count; i++)
+            for (Row &r : hosts[i].rows) sfree(h, r.address);
+        h->free(h, hosts, cap * sizeof(Host));
+    }
+    Host *find(const char *id) {
+        for (uint32_t i = 0; i < count; i++)
+            if (std::strcmp(hosts[i].host_id, id) == 0) return &hosts[i];
+        return nullptr;
+    }
+    Host *get(const char *id) {
+        if (Host *x = find(id)) return x;
+        if (count == cap) {
+            uint32_t nc = cap ? cap * 2 : 16;
+            auto *nh = static_cast<Host *>(h->alloc(h, nc * sizeof(Host), alignof(Host)));
+            if (!nh) {
+                oom = true;
+                return nullptr;
+            }
+            if (hosts) {
+                std::memcpy(nh, hosts, count * sizeof(Host));
+                h->free(h, hosts, cap * sizeof(Host));
+            }
+            hosts = nh;
+            cap = nc;
+        }
+        Host *x = new (&hosts[count++]) Host();
+        std::memcpy(x->host_id, id, kUuidLen + 1);
+        x->sticky = UINT32_MAX;
+        return x;
+    }
+    bool set(const char *id, uint32_t proxy, const char *address, uint32_t port, uint32_t tls_port) {
+        Host *x = get(id);
+        if (!x) return false;
+        Row &r = x->rows[proxy];
+        char *a = dup(h, address);
+        if (!a) {
+            oom = true;
+            return false;
+        }
+        sfree(h, r.address);
+        r = Row{a, port, tls_port};
+        return true;
+    }
+    void drop(const char *id, uint32_t proxy) {
+        if (Host *x = find(id)) {
+            sfree(h, x->rows[proxy].address);
+            x->rows[proxy] = Row{};
+        }
+    }
+    // Copies every row of t.
+    bool copy(const Table *t) {
+        for (uint32_t i = 0; t && i < t->count; i++)
+            for (uint32_t p = 0; p < kMaxProxies; p++) {
+                const Row &r = t->hosts[i].rows[p];
+                if (r.address && !set(t->hosts[i].host_id, p, r.address, r.port, r.tls_port)) return false;
+            }
+        return true;
+    }
+    // Hosts without rows go; stickiness: keep the old id while it has a row,
+    // else the first configured one that has.
+    Table *finish(const Table *old, uint32_t proxies) {
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < count; i++) {
+            Host &x = hosts[i];
+            const Host *prev = nullptr;
+            for (uint32_t j = 0; old && j < old->count && !prev; j++)
+                if (std::strcmp(old->hosts[j].host_id, x.host_id) == 0) prev = &old->hosts[j];
+            x.sticky = UINT32_MAX;
+            if (prev && x.rows[prev->sticky].address) x.sticky = prev->sticky;
+            for (uint32_t p = 0; p < proxies && x.sticky == UINT32_MAX; p++)
+                if (x.rows[p].address) x.sticky = p;
+            if (x.sticky == UINT32_MAX) continue; // no row left: the host goes
+            if (k != i) std::memcpy(static_cast<void *>(&hosts[k]), &x, sizeof(Host));
+            k++;
+        }
+        count = k;
+        std::sort(hosts, hosts + count, [](const Host &a, const Host &b) { return std::strcmp(a.host_id, b.host_id) < 0; });
+        void *m = h->alloc(h, sizeof(Table), alignof(Table));
+        auto *hs = count ? static_cast<Host *>(h->alloc(h, count * sizeof(Host), alignof(Host))) : nullptr;
+        if (!m || (count && !hs)) {
+            if (m) h->free(h, m, sizeof(Table));
+            if (hs) h->free(h, hs, count * sizeof(Host));
+            oom = true;
+            return nullptr;
+        }
+        if (count) std::memcpy(static_cast<void *>(hs), hosts, count * sizeof(Host));
+        Table *t = new (m) Table();
+        t->hosts = hs;
+        t->count = count;
+        // the rows' strings now belong to the table
+        h->free(h, hosts, cap * sizeof(Host));
+        hosts = nullptr;
+        count = cap = 0;
+        return t;
+    }
+};
+
+int proxy_index(const Instance *in, const char *conn) {
+    for (uint32_t i = 0; i < in->proxy_count; i++)
+        if (std::strcmp(in->proxies[i].connection_id, conn) == 0) return static_cast<int>(i);
+    return -1;
+}
+
+// One row, checked. *proxy < 0 when its connection id is not configured.
+int read_row(const Instance *in, const sy_json *v, const char *path, const char **conn, const char **host_id,
+             const char **address, uint32_t *port, uint32_t *tls_port, int *proxy, sy_error *err) {
+    const sy_host *h = in->host;
+    static const char *const kKeys[] = {"connection_id", "host_id", "address", "port", "tls_port", nullptr};
+    if (h->json_type(v) != SY_JSON_OBJECT) return syp::fail(h, err, SY_EREQUEST, path, "a row is an object");
+    for (const sy_json *m = h->json_first(v); m; m = h->json_next(m)) {
+        const char *k = h->json_key(m);
+        const char *const *a = kKeys;
+        while (*a && std::strcmp(*a, k) != 0) a++;
+        if (!*a) return syp::fail(h, err, SY_EREQUEST, path, "unknown key '%.60s' in a row", k);
+    }
+    *conn = h->json_string(h->json_get(v, "connection_id"));
+    *host_id = h->json_string(h->json_get(v, "host_id"));
+    *address = h->json_string(h->json_get(v, "address"));
+    if (!*conn || !**conn) return syp::fail(h, err, SY_EREQUEST, path, "connection_id: expected a non-empty string");
+    if (!*host_id || !is_uuid(*host_id)) return syp::fail(h, err, SY_EREQUEST, path, "host_id: expected a UUID");
+    if (!*address || !**address || std::strlen(*address) > syp::kMaxHostName)
+        return syp::fail(h, err, SY_EREQUEST, path, "address: expected a host name or IP address");
+    const char *names[2] = {"port", "tls_port"};
+    uint32_t *outs[2] = {port, tls_port};
+    for (int i = 0; i < 2; i++) {
+        const sy_json *p = h->json_get(v, names[i]);
+        uint32_t t = h->json_type(p);
+        *outs[i] = 0;
+        if (t == SY_JSON_MISSING || t == SY_JSON_NULL) continue; // a missing column: an error when used
+        double d = h->json_number(p);
+        if (t != SY_JSON_NUMBER || d != std::floor(d) || d < 1 || d > 65535)
+            return syp::fail(h, err, SY_EREQUEST, path, "%s: expected 1..65535 or null", names[i]);
+        *outs[i] = static_cast<uint32_t>(d);
+    }
+    *proxy = proxy_index(in, *conn);
+    return SY_OK;
+}
+
+int add_rows(const Instance *in, Builder &b, const sy_json *rows, const char *base, sy_error *err) {
+    const sy_host *h = in->host;
+    if (h->json_type(rows) != SY_JSON_ARRAY) return syp::fail(h, err, SY_EREQUEST, base, "expected an array of rows");
+    size_t i = 0;
+    for (const sy_json *v = h->json_first(rows); v; v = h->json_next(v), i++) {
+        char path[SY_ERROR_PATH_MAX];
+        std::snprintf(path, sizeof path, "%.100s[%zu]", base, i);
+        const char *conn, *id, *addr;
+        uint32_t port, tls_port;
+        int p;
+        if (int rc = read_row(in, v, path, &conn, &id, &addr, &port, &tls_port, &p, err)) return rc;
+        if (p < 0) continue; // a connection id we do not use
+        if (!b.set(id, static_cast<uint32_t>(p), addr, port, tls_port))
+            return syp::fail(h, err, SY_ENOMEM, path, "out of memory");
+    }
+    return SY_OK;
+}
+
+// mu held: installs t and republishes (old table kept on failure).
+int install(Instance *in, Table *t, sy_error *err) {
+    const sy_host *h = in->host;
+    Table *old = in->current.exchange(t);
+    if (old == nullptr) return SY_OK; // during create: the first publish attaches it
+    int rc = h->republish(h, err);
+    if (rc != SY_OK) {
+        in->current.store(old);
+        table_unref(h, t);
+        return rc;
+    }
+    table_unref(h, old); // attaches that read it have finished (republish took the update lock)
+    return SY_OK;
+}
+
+// ---------------------------------------------------------------- config
+
+void cr_destroy(void *instance) {
+    Instance *in = inst_of(instance);
+    const sy_host *h = in->host;
+    table_unref(h, in->current.exchange(nullptr));
+    for (uint32_t i = 0; i < in->proxy_count; i++) {
+        sfree(h, in->proxies[i].connection_id);
+        sfree(h, in->proxies[i].hostname);
+        sfree(h, in->proxies[i].via);
+    }
+    in->~Instance();
+}
+
+int read_proxies(Instance *in, const sy_json *list, const char *base, sy_error *err) {
+    const sy_host *h = in->host;
+    char path[SY_ERROR_PATH_MAX];
+    std::snprintf(path, sizeof path, "%.100s.proxies", base);
+    if (h->json_type(list) != SY_JSON_ARRAY || h->json_count(list) == 0)
+        return syp::fail(h, err, SY_ECONFIG, path, "a non-empty array of {\"connection_id\", \"hostname\"} is required");
+    if (h->json_count(list) > kMaxProxies)
+        return syp::fail(h, err, SY_ECONFIG, path, "at most %u proxies", kMaxProxies);
+    size_t i = 0;
+    for (const sy_json *v = h->json_first(list); v; v = h->json_next(v), i++) {
+        char p[SY_ERROR_PATH_MAX];
+        std::snprintf(p, sizeof p, "%.100s[%zu]", path, i);
+        if (h->json_type(v) != SY_JSON_OBJECT) return syp::fail(h, err, SY_ECONFIG, p, "expected an object");
+        for (const sy_json *m = h->json_first(v); m; m = h->json_next(m))
+            if (std::strcmp(h->json_key(m), "connection_id") && std::strcmp(h->json_key(m), "hostname"))
+                return syp::fail(h, err, SY_ECONFIG, p, "unknown key '%.60s'", h->json_key(m));
+        const char *conn = h->json_string(h->json_get(v, "connection_id"));
+        const sy_json *hv = h->json_get(v, "hostname");
+        const char *host = h->json_string(hv);
+        if (!conn || !*conn)
+            return syp::fail(h, err, SY_ECONFIG, p, "connection_id: expected a non-empty string");
+        if (proxy_index(in, conn) >= 0)
+            return syp::fail(h, err, SY_ECONFIG, p, "connection_id '%.100s' is given twice", conn);
+        if (h->json_type(hv) != SY_JSON_MISSING) {
+            if (!host || !*host) return syp::fail(h, err, SY_ECONFIG, p, "hostname: expected a non-empty string");
+            unsigned char a6[16];
+            syp::Endpoint ep;
+            if (std::strchr(host, ':') ? inet_pton(AF_INET6, host, a6) != 1
+                                       : syp::hp_check_host(host, std::strlen(host), &ep) != nullptr)
+                return syp::fail(h, err, SY_ECONFIG, p,
+                                 "hostname '%.100s' is not a host name (no port: the port comes from the routes table)",
+                                 host);
+        }
+        Proxy &x = in->proxies[in->proxy_count++];
+        char via[160];
+        size_t n = static_cast<size_t>(std::snprintf(via, sizeof via, "{\"connection_id\":\""));
+        syp::json_escape_into(via, sizeof via - 3, &n, conn);
+        std::snprintf(via + n, sizeof via - n, "\"}");
+        if (!(x.connection_id = dup(h, conn)) || (host && !(x.hostname = dup(h, host))) || !(x.via = dup(h, via)))
+            return syp::fail(h, err, SY_ENOMEM, p, "out of memory");
+    }
+    return SY_OK;
+}
+
+int cr_create(void *instance, const sy_host *host, const sy_json *config, const char *path, sy_error *err) {
+    Instance *in = new (instance) Instance();
+    in->host = host;
+    int rc = SY_OK;
+    if (host->version < 2 || !host->json_first || !host->republish)
+        rc = syp::fail(host, err, SY_EABI, path, "client_routes needs host services version 2");
+    else if (host->json_type(config) != SY_JSON_OBJECT)
+        rc = syp::fail(host, err, SY_ECONFIG, path, "expected an object with \"proxies\"");
+    for (const sy_json *m = rc ? nullptr : host->json_first(config); m; m = host->json_next(m)) {
+        const char *k = host->json_key(m);
+        if (std::strcmp(k, "proxies") && std::strcmp(k, "routes") && std::strcmp(k, "tls")) {
+            char p[SY_ERROR_PATH_MAX];
+            std::snprintf(p, sizeof p, "%.100s.%.20s", path, k);
+            rc = syp::fail(host, err, SY_ECONFIG, p, "unknown key");
+        }
+    }
+    if (rc == SY_OK) rc = read_proxies(in, host->json_get(config, "proxies"), path, err);
+    if (rc == SY_OK) {
+        const sy_json *tv = host->json_get(config, "tls");
+        uint32_t t = host->json_type(tv);
+        if (t != SY_JSON_MISSING && t != SY_JSON_TRUE && t != SY_JSON_FALSE)
+            rc = syp::fail(host, err, SY_ECONFIG, path, "tls: expected true or false");
+        in->tls = t == SY_JSON_TRUE;
+    }
+    if (rc == SY_OK) {
+        Builder b{host};
+        const sy_json *rows = host->json_get(config, "routes");
+        char p[SY_ERROR_PATH_MAX];
+        std::snprintf(p, sizeof p, "%.100s.routes", path);
+        if (host->json_type(rows) != SY_JSON_MISSING) rc = add_rows(in, b, rows, p, err);
+        if (rc == SY_EREQUEST && err) err->code = rc = SY_ECONFIG;
+        Table *t = rc == SY_OK ? b.finish(nullptr, in->proxy_count) : nullptr;
+        if (rc == SY_OK && !t) rc = syp::fail(host, err, SY_ENOMEM, p, "out of memory");
+        if (t) in->current.store(t);
+    }
+    if (rc != SY_OK) cr_destroy(instance);
+    return rc;
+}
+
+// ---------------------------------------------------------------- snapshots
+
+const Host *find_host(const Table *t, const char *id) {
+    uint32_t lo = 0, hi = t->count;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        int c = std::strcmp(t->hosts[mid].host_id, id);
+        if (c == 0) return &t->hosts[mid];
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return nullptr;
+}
+
+int cr_attach(void *instance, const sy_topology *topo, void **state, sy_error *err) {
+    Instance *in = inst_of(instance);
+    const sy_host *h = in->host;
+    auto *st = static_cast<State *>(h->alloc(h, sizeof(State), alignof(State)));
+    size_t n = topo->node_count;
+    auto **by = n ? static_cast<const Host **>(h->alloc(h, n * sizeof(Host *), alignof(Host *))) : nullptr;
+    if (!st || (n && !by)) {
+        if (st) h->free(h, st, sizeof(State));
+        if (by) h->free(h, by, n * sizeof(Host *));
+        return syp::fail(h, err, SY_ENOMEM, "", "out of memory");
+    }
+    Table *t = in->current.load();
+    t->refs.fetch_add(1, std::memory_order_relaxed);
+    for (size_t i = 0; i < n; i++) {
+        const sy_node *node = SY_TOPOLOGY_NODE(topo, i);
+        by[i] = node->id ? find_host(t, node->id) : nullptr;
+    }
+    *st = State{t, by, n};
+    *state = st;
+    return SY_OK;
+}
+
+void cr_detach(void *instance, void *state) {
+    const sy_host *h = inst_of(instance)->host;
+    auto *st = static_cast<State *>(state);
+    table_unref(h, st->table);
+    if (st->by_node) h->free(h, st->by_node, st->nodes * sizeof(Host *));
+    h->free(h, st, sizeof(State));
+}
+
+int cr_translate(void *instance, const void *state, const sy_topology *topo, const sy_request_view *,
+                 sy_target *t, char *scratch, size_t scratch_size) {
+    const Instance *in = inst_of(instance);
+    const auto *st = static_cast<const State *>(state);
+    const Host *x = nullptr;
+    if (t->node_index < st->nodes && t->epoch == topo->epoch) x = st->by_node[t->node_index];
+    else if (t->node) x = find_host(st->table, t->node);
+    t->flags |= SY_TARGET_NO_SHARD_PORT;
+    if (!x) {
+        size_t n = static_cast<size_t>(std::snprintf(scratch, scratch_size, "client_routes: no route for host_id %.36s via",
+                                                     t->node ? t->node : "(none)"));
+        for (uint32_t i = 0; i < in->proxy_count && n + 2 < scratch_size; i++)
+            n += static_cast<size_t>(std::snprintf(scratch + n, scratch_size - n, "%s %s", i ? "," : "",
+                                                   in->proxies[i].connection_id));
+        t->error = scratch;
+        return SY_ETRANSLATE;
+    }
+    const Proxy &p = in->proxies[x->sticky];
+    const Row &r = x->rows[x->sticky];
+    bool tls = in->tls || (t->flags & SY_TARGET_TLS);
+    uint32_t port = tls ? r.tls_port : r.port;
+    if (!port) {
+        std::snprintf(scratch, scratch_size, "client_routes: host_id %.36s has no %s in its route", x->host_id,
+                      tls ? "tls_port" : "port");
+        t->error = scratch;
+        return SY_ETRANSLATE;
+    }
+    t->host = p.hostname ? p.hostname : r.address;
+    t->port = port;
+    if (tls) t->flags |= SY_TARGET_TLS;
+    if (t->via_count < SY_VIA_MAX) {
+        t->via_detail[t->via_count] = p.via;
+        t->via[t->via_count++] = kPluginName;
+    }
+    return SY_OK;
+}
+
+// ---------------------------------------------------------------- table interface
+
+int parse(const sy_host *h, const char *json, size_t len, sy_json **doc, sy_error *err) {
+    if (!json) return syp::fail(h, err, SY_EINVAL, "", "client_routes: the JSON text is NULL");
+    if (h->json_parse(h, json, len, doc, err) != SY_OK) {
+        if (err) err->code = SY_EREQUEST;
+        return SY_EREQUEST;
+    }
+    return SY_OK;
+}
+
+int t_replace_all(void *instance, const char *json, size_t len, sy_error *err) {
+    if (!instance) return SY_EINVAL;
+    Instance *in = inst_of(instance);
+    const sy_host *h = in->host;
+    sy_json *doc = nullptr;
+    if (int rc = parse(h, json, len, &doc, err)) return rc;
+    std::lock_guard<std::mutex> g(in->mu);
+    Builder b{h};
+    int rc = add_rows(in, b, doc, "rows", err);
+    h->json_free(h, doc);
+    if (rc) return rc;
+    Table *t = b.finish(in->current.load(), in->proxy_count);
+    if (!t) return syp::fail(h, err, SY_ENOMEM, "", "out of memory");
+    return install(in, t, err);
+}
+
+int t_apply_event(void *instance, const char *json, size_t len, sy_error *err) {
+    if (!instance) return SY_EINVAL;
+    Instance *in = inst_of(instance);
+    const sy_host *h = in->host;
+    sy_json *doc = nullptr;
+    if (int rc = parse(h, json, len, &doc, err)) return rc;
+    const sy_json *change = h->json_get(doc, "change");
+    const sy_json *conns = h->json_get(doc, "connection_ids");
+    const sy_json *ids = h->json_get(doc, "host_ids");
+    const sy_json *rows = h->json_get(doc, "rows");
+    int rc = SY_OK;
+    if (h->json_type(change) != SY_JSON_MISSING &&
+        (!h->json_string(change) || std::strcmp(h->json_string(change), "UPDATE_NODES")))
+        rc = syp::fail(h, err, SY_EREQUEST, "change", "the only change is \"UPDATE_NODES\"");
+    else if (h->json_type(conns) != SY_JSON_ARRAY || h->json_type(ids) != SY_JSON_ARRAY)
+        rc = syp::fail(h, err, SY_EREQUEST, "", "an event needs the arrays connection_ids and host_ids");
+    else if (h->json_count(conns) != h->json_count(ids))
+        rc = syp::fail(h, err, SY_EREQUEST, "host_ids", "%zu connection_ids but %zu host_ids: the lists are parallel",
+                       h->json_count(conns), h->json_count(ids));
+    std::lock_guard<std::mutex> g(in->mu);
+    Builder b{h};
+    if (rc == SY_OK && !b.copy(in->current.load())) rc = syp::fail(h, err, SY_ENOMEM, "", "out of memory");
+    // every named pair: deleted unless a row came back for exactly it
+    size_t i = 0;
+    for (const sy_json *c = rc ? nullptr : h->json_first(conns), *d = h->json_first(ids); c && d;
+         c = h->json_next(c), d = h->json_next(d), i++) {
+        const char *conn = h->json_string(c), *id = h->json_string(d);
+        if (!conn || !id || !is_uuid(id)) {
+            char p[48];
+            std::snprintf(p, sizeof p, "host_ids[%zu]", i);
+            rc = syp::fail(h, err, SY_EREQUEST, p, "a pair is a connection id string and a UUID host id");
+            break;
+        }
+        int proxy = proxy_index(in, conn);
+        if (proxy < 0) continue;
+        const sy_json *found = nullptr;
+        for (const sy_json *r = h->json_type(rows) == SY_JSON_ARRAY ? h->json_first(rows) : nullptr; r; r = h->json_next(r)) {
+            const char *rc_ = h->json_string(h->json_get(r, "connection_id"));
+            const char *rh = h->json_string(h->json_get(r, "host_id"));
+            if (rc_ && rh && !std::strcmp(rc_, conn) && !std::strcmp(rh, id)) found = r;
+        }
+        if (!found) {
+            b.drop(id, static_cast<uint32_t>(proxy));
+            continue;
+        }
+        const char *cc, *hh, *addr;
+        uint32_t port, tls_port;
+        int p2;
+        if ((rc = read_row(in, found, "rows", &cc, &hh, &addr, &port, &tls_port, &p2, err))) break;
+        if (!b.set(id, static_cast<uint32_t>(proxy), addr, port, tls_port)) {
+            rc = syp::fail(h, err, SY_ENOMEM, "", "out of memory");
+            break;
+        }
+    }
+    if (rows && h->json_type(rows) != SY_JSON_MISSING && h->json_type(rows) != SY_JSON_ARRAY && rc == SY_OK)
+        rc = syp::fail(h, err, SY_EREQUEST, "rows", "expected an array of rows");
+    h->json_free(h, doc);
+    if (rc) return rc;
+    Table *t = b.finish(in->current.load(), in->proxy_count);
+    if (!t) return syp::fail(h, err, SY_ENOMEM, "", "out of memory");
+    return install(in, t, err);
+}
+
+int t_list(void *instance, char *out, size_t cap, size_t *out_len, sy_error *err) {
+    if (!instance || (!out && cap)) return SY_EINVAL;
+    Instance *in = inst_of(instance);
+    std::lock_guard<std::mutex> g(in->mu);
+    const Table *t = in->current.load();
+    size_t n = 0;
+    auto put = [&](const char *s) {
+        size_t l = std::strlen(s);
+        if (n < cap) std::memcpy(out + n, s, std::min(l, cap - n));
+        n += l;
+    };
+    put("[");
+    bool first = true;
+    for (uint32_t i = 0; i < t->count; i++)
+        for (uint32_t p = 0; p < in->proxy_count; p++) {
+            const Row &r = t->hosts[i].rows[p];
+            if (!r.address) continue;
+            char row[512];
+            char addr[300];
+            size_t al = 0;
+            addr[0] = '\0';
+            syp::json_escape_into(addr, sizeof addr, &al, r.address);
+            char conn[300];
+            size_t cl = 0;
+            conn[0] = '\0';
+            syp::json_escape_into(conn, sizeof conn, &cl, in->proxies[p].connection_id);
+            std::snprintf(row, sizeof row,
+                          "%s{\"connection_id\":\"%s\",\"host_id\":\"%s\",\"address\":\"%s\",\"port\":%u,\"tls_port\":%u,"
+                          "\"sticky\":%s}",
+                          first ? "" : ",", conn, t->hosts[i].host_id, addr, r.port, r.tls_port,
+                          t->hosts[i].sticky == p ? "true" : "false");
+            put(row);
+            first = false;
+        }
+    put("]");
+    if (out_len) *out_len = n;
+    if (n >= cap) {
+        if (cap) out[cap - 1] = '\0';
+        return syp::fail(in->host, err, SY_ETOOSMALL, "", "the table needs %zu bytes", n + 1);
+    }
+    out[n] = '\0';
+    return SY_OK;
+}
+
+const sy_client_routes_table kIface = {sizeof(sy_client_routes_table), SY_CLIENT_ROUTES_TABLE_VERSION,
+                                       t_replace_all, t_apply_event, t_list};
+
+int cr_get_interface(void *, const char *name, uint32_t min_version, const void **iface) {
+    if (!name || !iface) return SY_EINVAL;
+    if (std::strcmp(name, SY_CLIENT_ROUTES_TABLE) != 0 || min_version > SY_CLIENT_ROUTES_TABLE_VERSION)
+        return SY_EUNSUPPORTED;
+    *iface = &kIface;
+    return SY_OK;
+}
+
+const sy_plugin kPlugin = {
+    SY_PLUGIN_ABI_VERSION,
+    sizeof(sy_plugin),
+    kPluginName,
+    "ScyllaDB client routes: every node through a PrivateLink proxy endpoint looked up by host_id",
+    SY_ROLE_TRANSLATOR,
+    sizeof(Instance),
+    0,
+    0,
+    cr_create,
+    cr_destroy,
+    cr_attach,
+    cr_detach,
+    nullptr,
+    nullptr,
+    cr_translate,
+    nullptr,
+    cr_get_interface,
+};
+
+} // namespace
+
+SY_PLUGIN_DEFINE(client_routes, kPlugin)
