@@ -38,6 +38,13 @@ static const char wrap_head[] =
     " \"selector\": {\"plugin\": \"default_policy\", \"config\": {\"mode\": \"round_robin\"}},"
     " \"translators\": [{\"plugin\": \"client_routes\", \"config\": ";
 static const char wrap_tail[] = "}]}";
+#elif defined(SYF_WRAP_SHARD_MAP)
+/* ... and as fuzz_shard_map: shard_map's shard types and allocations. */
+static const char wrap_head[] =
+    "{\"topology\": {\"nodes\": [{\"id\": \"n1\", \"host\": \"10.0.0.1\", \"port\": 25520},"
+    " {\"id\": \"n2\", \"host\": \"10.0.0.2\", \"port\": 25520}]},"
+    " \"selector\": {\"plugin\": \"shard_map\", \"config\": ";
+static const char wrap_tail[] = "}}";
 #endif
 
 struct outcome {
@@ -71,6 +78,9 @@ static void plan_requests(sy_router *router)
     syf_plan(router, req);
     /* a node name: what static_routes plans */
     if (sy_request_set_node(req, "prod-db1@example.com") != SY_OK) syf_fail("sy_request_set_node failed");
+    syf_plan(router, req);
+    /* an entity: what shard_map plans (user-42 is shard 87 of 100) */
+    if (sy_request_set_entity(req, "counter", "user-42") != SY_OK) syf_fail("sy_request_set_entity failed");
     syf_plan(router, req);
     sy_request_free(req);
 }
@@ -129,7 +139,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     syf_init();
     int inject = syf_begin(data, size);
     const char *json = (const char *)data;
-#if defined(SYF_WRAP_STATIC_ROUTES) || defined(SYF_WRAP_CLIENT_ROUTES)
+#if defined(SYF_WRAP_STATIC_ROUTES) || defined(SYF_WRAP_CLIENT_ROUTES) || defined(SYF_WRAP_SHARD_MAP)
     static char wrapped[sizeof wrap_head + SYF_MAX_INPUT + sizeof wrap_tail];
     memcpy(wrapped, wrap_head, sizeof wrap_head - 1);
     memcpy(wrapped + sizeof wrap_head - 1, data, size);

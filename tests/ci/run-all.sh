@@ -131,7 +131,7 @@ fail() {
     exit 1
 }
 
-for h in switchyard.h plugin.h version.h static_routes.h template_routes.h client_routes.h; do
+for h in switchyard.h plugin.h version.h static_routes.h template_routes.h client_routes.h shard_map.h; do
     [ -f "$inc/switchyard/$h" ] || fail "missing header $includedir/switchyard/$h"
 done
 echo "headers: $(cd "$inc/switchyard" && echo *)"

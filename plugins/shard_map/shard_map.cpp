@@ -1,0 +1,488 @@
+// shard_map: Casty's sharded-entity routing as a selector.
+//
+// A request's entity {type, id} lands on a shard exactly as Casty computes
+// it (MD5 of the UTF-8 id, first 4 bytes big-endian, modulo the type's
+// num_shards); the plan is the shard's owning node, then its replicas, from
+// allocations the host feeds (the config, or the shard_map.allocations
+// interface) with epoch fencing: an allocation older than the shard's
+// current one is ignored. A connect failure reported for a node evicts every
+// allocation on it for the current snapshot, so its shards miss until new
+// allocations arrive. A shard with no known owner is SY_ENOROUTE naming the
+// type and shard.
+#include <switchyard/plugin.h>
+#include <switchyard/shard_map.h>
+
+#include <mbedtls/md5.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <new>
+
+#include "common/fail.hpp"
+#include "common/json_path.hpp"
+
+namespace {
+
+constexpr const char kPluginName[] = "shard_map";
+constexpr uint32_t kMaxTypes = 64;
+// Allocations are kept in a dense array per type (about 90 bytes a shard):
+// bounded so that a small config cannot claim a large heap.
+constexpr uint32_t kMaxShards = 1u << 16; // all types together
+constexpr uint32_t kMaxReplicas = 8;
+
+struct Allocation {
+    char *node = nullptr; // NULL: no known owner
+    char *replicas[kMaxReplicas] = {};
+    uint32_t replica_count = 0;
+    uint64_t epoch = 0;
+};
+
+struct Type {
+    char *name = nullptr;
+    uint32_t num_shards = 0;
+    char via[80] = {};   // {"type":"<name>","shard": (the shard and '}' follow per plan)
+    uint32_t via_len = 0;
+};
+
+// Immutable once built: an allocation per shard of each type.
+struct Table {
+    std::atomic<uint32_t> refs{1};
+    Allocation *shards[kMaxTypes] = {};
+};
+
+struct Instance {
+    const sy_host *host = nullptr;
+    Type types[kMaxTypes];
+    uint32_t type_count = 0;
+    std::mutex mu;
+    std::atomic<Table *> current{nullptr};
+};
+
+// Per snapshot: allocations resolved to topology indices, and evictions.
+struct State {
+    Table *table;
+    int32_t *owner[kMaxTypes];                 // per shard: node index or -1
+    int32_t *replicas[kMaxTypes];              // per shard: kMaxReplicas indices, -1 padded
+    std::atomic<uint8_t> *evicted;             // per topology node
+    size_t nodes;
+};
+
+Instance *inst_of(void *p) { return static_cast<Instance *>(p); }
+
+char *dup(const sy_host *h, const char *s) {
+    size_t n = std::strlen(s);
+    auto *p = static_cast<char *>(h->alloc(h, n + 1, 1));
+    if (p) std::memcpy(p, s, n + 1);
+    return p;
+}
+void sfree(const sy_host *h, char *s) {
+    if (s) h->free(h, s, std::strlen(s) + 1);
+}
+
+uint32_t shard_of(const char *id, uint32_t n) {
+    unsigned char d[16];
+    mbedtls_md5_ret(reinterpret_cast<const unsigned char *>(id), std::strlen(id), d);
+    uint32_t v = (uint32_t{d[0]} << 24) | (uint32_t{d[1]} << 16) | (uint32_t{d[2]} << 8) | uint32_t{d[3]};
+    return v % n;
+}
+
+int type_index(const Instance *in, const char *name) {
+    for (uint32_t i = 0; i < in->type_count; i++)
+        if (std::strcmp(in->types[i].name, name) == 0) return static_cast<int>(i);
+    return -1;
+}
+
+void clear_alloc(const sy_host *h, Allocation &a) {
+    sfree(h, a.node);
+    for (uint32_t r = 0; r < a.replica_count; r++) sfree(h, a.replicas[r]);
+    a = Allocation{};
+}
+
+void table_free(const Instance *in, Table *t) {
+    const sy_host *h = in->host;
+    for (uint32_t i = 0; i < in->type_count; i++) {
+        if (!t->shards[i]) continue;
+        for (uint32_t s = 0; s < in->types[i].num_shards; s++) clear_alloc(h, t->shards[i][s]);
+        h->free(h, t->shards[i], in->types[i].num_shards * sizeof(Allocation));
+    }
+    t->~Table();
+    h->free(h, t, sizeof(Table));
+}
+
+void table_unref(const Instance *in, Table *t) {
+    if (t && t->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) table_free(in, t);
+}
+
+// A copy of old (or an empty table), to change before publishing.
+Table *table_copy(const Instance *in, const Table *old) {
+    const sy_host *h = in->host;
+    void *m = h->alloc(h, sizeof(Table), alignof(Table));
+    if (!m) return nullptr;
+    Table *t = new (m) Table();
+    for (uint32_t i = 0; i < in->type_count; i++) {
+        uint32_t n = in->types[i].num_shards;
+        t->shards[i] = static_cast<Allocation *>(h->alloc(h, n * sizeof(Allocation), alignof(Allocation)));
+        if (!t->shards[i]) {
+            table_free(in, t);
+            return nullptr;
+        }
+        for (uint32_t s = 0; s < n; s++) new (&t->shards[i][s]) Allocation();
+        for (uint32_t s = 0; old && s < n; s++) {
+            const Allocation &o = old->shards[i][s];
+            Allocation &a = t->shards[i][s];
+            if (!o.node) continue;
+            a.epoch = o.epoch;
+            bool ok = (a.node = dup(h, o.node)) != nullptr;
+            for (uint32_t r = 0; ok && r < o.replica_count; r++, a.replica_count++)
+                ok = (a.replicas[r] = dup(h, o.replicas[r])) != nullptr;
+            if (!ok) {
+                table_free(in, t);
+                return nullptr;
+            }
+        }
+    }
+    return t;
+}
+
+// Applies {"type", "shard", "node", "replicas", "epoch"} entries to t.
+int apply_list(const Instance *in, Table *t, const sy_json *list, const char *base, int code, sy_error *err) {
+    const sy_host *h = in->host;
+    if (h->json_type(list) != SY_JSON_ARRAY) return syp::fail(h, err, code, base, "expected an array of allocations");
+    size_t i = 0;
+    for (const sy_json *v = h->json_first(list); v; v = h->json_next(v), i++) {
+        char path[SY_ERROR_PATH_MAX];
+        std::snprintf(path, sizeof path, "%.100s[%zu]", base, i);
+        if (h->json_type(v) != SY_JSON_OBJECT) return syp::fail(h, err, code, path, "expected an object");
+        for (const sy_json *m = h->json_first(v); m; m = h->json_next(m)) {
+            const char *k = h->json_key(m);
+            if (std::strcmp(k, "type") && std::strcmp(k, "shard") && std::strcmp(k, "node") &&
+                std::strcmp(k, "replicas") && std::strcmp(k, "epoch"))
+                return syp::fail(h, err, code, path, "unknown key '%.60s'", k);
+        }
+        const char *type = h->json_string(h->json_get(v, "type"));
+        int ti = type ? type_index(in, type) : -1;
+        if (ti < 0) return syp::fail(h, err, code, path, "type: '%.100s' is not one of shard_types", type ? type : "");
+        uint32_t n = in->types[ti].num_shards;
+        const sy_json *sv = h->json_get(v, "shard");
+        double sd = h->json_number(sv);
+        if (h->json_type(sv) != SY_JSON_NUMBER || sd != std::floor(sd) || sd < 0 || sd >= n)
+            return syp::fail(h, err, code, path, "shard: expected an integer in 0..%u", n - 1);
+        const char *node = h->json_string(h->json_get(v, "node"));
+        if (!node || !*node) return syp::fail(h, err, code, path, "node: expected a topology node id");
+        const sy_json *ev = h->json_get(v, "epoch");
+        double ed = h->json_number(ev);
+        if (h->json_type(ev) != SY_JSON_MISSING &&
+            (h->json_type(ev) != SY_JSON_NUMBER || ed != std::floor(ed) || ed < 0 || ed > 9007199254740991.0))
+            return syp::fail(h, err, code, path, "epoch: expected an integer >= 0");
+        const sy_json *rv = h->json_get(v, "replicas");
+        if (h->json_type(rv) != SY_JSON_MISSING &&
+            (h->json_type(rv) != SY_JSON_ARRAY || h->json_count(rv) > kMaxReplicas))
+            return syp::fail(h, err, code, path, "replicas: expected an array of at most %u node ids", kMaxReplicas);
+        for (const sy_json *r = h->json_type(rv) == SY_JSON_ARRAY ? h->json_first(rv) : nullptr; r; r = h->json_next(r))
+            if (!h->json_string(r) || !*h->json_string(r))
+                return syp::fail(h, err, code, path, "replicas: expected node ids");
+        Allocation &a = t->shards[ti][static_cast<uint32_t>(sd)];
+        auto epoch = static_cast<uint64_t>(h->json_type(ev) == SY_JSON_NUMBER ? ed : 0);
+        if (a.node && epoch < a.epoch) continue; // fenced: an older snapshot
+        clear_alloc(h, a);
+        a.epoch = epoch;
+        bool ok = (a.node = dup(h, node)) != nullptr;
+        for (const sy_json *r = h->json_type(rv) == SY_JSON_ARRAY ? h->json_first(rv) : nullptr; ok && r; r = h->json_next(r))
+            ok = (a.replicas[a.replica_count++] = dup(h, h->json_string(r))) != nullptr;
+        if (!ok) return syp::fail(h, err, SY_ENOMEM, path, "out of memory");
+    }
+    return SY_OK;
+}
+
+// ---------------------------------------------------------------- lifetime
+
+void sm_destroy(void *instance) {
+    Instance *in = inst_of(instance);
+    table_unref(in, in->current.exchange(nullptr));
+    for (uint32_t i = 0; i < in->type_count; i++) sfree(in->host, in->types[i].name);
+    in->~Instance();
+}
+
+int sm_create(void *instance, const sy_host *h, const sy_json *cfg, const char *path, sy_error *err) {
+    Instance *in = new (instance) Instance();
+    in->host = h;
+    int rc = SY_OK;
+    char p[SY_ERROR_PATH_MAX];
+    if (h->version < 2 || !h->json_first || !h->republish)
+        rc = syp::fail(h, err, SY_EABI, path, "shard_map needs host services version 2");
+    else if (h->json_type(cfg) != SY_JSON_OBJECT)
+        rc = syp::fail(h, err, SY_ECONFIG, path, "expected an object with \"shard_types\"");
+    for (const sy_json *m = rc ? nullptr : h->json_first(cfg); m; m = h->json_next(m))
+        if (std::strcmp(h->json_key(m), "shard_types") && std::strcmp(h->json_key(m), "allocations")) {
+            std::snprintf(p, sizeof p, "%.100s.%.20s", path, h->json_key(m));
+            rc = syp::fail(h, err, SY_ECONFIG, p, "unknown key");
+        }
+    const sy_json *types = rc ? nullptr : h->json_get(cfg, "shard_types");
+    std::snprintf(p, sizeof p, "%.100s.shard_types", path);
+    if (rc == SY_OK && (h->json_type(types) != SY_JSON_ARRAY || h->json_count(types) == 0 ||
+                        h->json_count(types) > kMaxTypes))
+        rc = syp::fail(h, err, SY_ECONFIG, p, "expected 1 to %u {\"type\", \"num_shards\"}", kMaxTypes);
+    size_t i = 0;
+    uint32_t total = 0;
+    for (const sy_json *v = rc ? nullptr : h->json_first(types); v && rc == SY_OK; v = h->json_next(v), i++) {
+        char tp[SY_ERROR_PATH_MAX];
+        std::snprintf(tp, sizeof tp, "%.100s[%zu]", p, i);
+        const char *name = h->json_string(h->json_get(v, "type"));
+        const sy_json *nv = h->json_get(v, "num_shards");
+        double n = h->json_number(nv);
+        if (!name || !*name) rc = syp::fail(h, err, SY_ECONFIG, tp, "type: expected a non-empty string");
+        else if (type_index(in, name) >= 0) rc = syp::fail(h, err, SY_ECONFIG, tp, "type '%.100s' is given twice", name);
+        else if (h->json_type(nv) != SY_JSON_NUMBER || n != std::floor(n) || n < 1 || n > kMaxShards - total)
+            rc = syp::fail(h, err, SY_ECONFIG, tp, "num_shards: expected an integer in 1..%u (at most %u shards in all)",
+                           kMaxShards - total, kMaxShards);
+        else if (h->json_count(v) != 2)
+            rc = syp::fail(h, err, SY_ECONFIG, tp, "a shard type has exactly \"type\" and \"num_shards\"");
+        else if (!(in->types[in->type_count].name = dup(h, name)))
+            rc = syp::fail(h, err, SY_ENOMEM, tp, "out of memory");
+        else {
+            Type &ty = in->types[in->type_count++];
+            ty.num_shards = static_cast<uint32_t>(n);
+            total += ty.num_shards;
+            size_t vl = static_cast<size_t>(std::snprintf(ty.via, sizeof ty.via, "{\"type\":\""));
+            syp::json_escape_into(ty.via, sizeof ty.via - 12, &vl, name); // room for ","shard":NNNNNNN}
+            std::snprintf(ty.via + vl, sizeof ty.via - vl, "\",\"shard\":");
+            ty.via_len = static_cast<uint32_t>(std::strlen(ty.via));
+        }
+    }
+    Table *t = rc ? nullptr : table_copy(in, nullptr);
+    if (rc == SY_OK && !t) rc = syp::fail(h, err, SY_ENOMEM, path, "out of memory");
+    const sy_json *allocs = rc ? nullptr : h->json_get(cfg, "allocations");
+    if (rc == SY_OK && h->json_type(allocs) != SY_JSON_MISSING) {
+        std::snprintf(p, sizeof p, "%.100s.allocations", path);
+        rc = apply_list(in, t, allocs, p, SY_ECONFIG, err);
+    }
+    if (t && rc == SY_OK) in->current.store(t);
+    else if (t) table_unref(in, t);
+    if (rc != SY_OK) sm_destroy(instance);
+    return rc;
+}
+
+// ---------------------------------------------------------------- snapshots
+
+int32_t node_index(const sy_topology *topo, const char *id) {
+    for (size_t i = 0; i < topo->node_count; i++) {
+        const sy_node *n = SY_TOPOLOGY_NODE(topo, i);
+        if (n->id && std::strcmp(n->id, id) == 0) return static_cast<int32_t>(i);
+    }
+    return -1;
+}
+
+void state_free(const Instance *in, State *st) {
+    const sy_host *h = in->host;
+    for (uint32_t i = 0; i < in->type_count; i++) {
+        uint32_t n = in->types[i].num_shards;
+        if (st->owner[i]) h->free(h, st->owner[i], n * sizeof(int32_t));
+        if (st->replicas[i]) h->free(h, st->replicas[i], n * kMaxReplicas * sizeof(int32_t));
+    }
+    if (st->evicted) h->free(h, st->evicted, (st->nodes ? st->nodes : 1) * sizeof(std::atomic<uint8_t>));
+    table_unref(in, st->table);
+    h->free(h, st, sizeof(State));
+}
+
+int sm_attach(void *instance, const sy_topology *topo, void **state, sy_error *err) {
+    Instance *in = inst_of(instance);
+    const sy_host *h = in->host;
+    auto *st = static_cast<State *>(h->alloc(h, sizeof(State), alignof(State)));
+    if (!st) return syp::fail(h, err, SY_ENOMEM, "", "out of memory");
+    std::memset(static_cast<void *>(st), 0, sizeof(State));
+    st->table = in->current.load();
+    st->table->refs.fetch_add(1, std::memory_order_relaxed);
+    st->nodes = topo->node_count;
+    st->evicted = static_cast<std::atomic<uint8_t> *>(
+        h->alloc(h, (st->nodes ? st->nodes : 1) * sizeof(std::atomic<uint8_t>), alignof(std::atomic<uint8_t>)));
+    bool ok = st->evicted != nullptr;
+    for (size_t i = 0; ok && i < st->nodes; i++) new (&st->evicted[i]) std::atomic<uint8_t>(0);
+    for (uint32_t ti = 0; ok && ti < in->type_count; ti++) {
+        uint32_t n = in->types[ti].num_shards;
+        st->owner[ti] = static_cast<int32_t *>(h->alloc(h, n * sizeof(int32_t), alignof(int32_t)));
+        st->replicas[ti] = static_cast<int32_t *>(h->alloc(h, n * kMaxReplicas * sizeof(int32_t), alignof(int32_t)));
+        ok = st->owner[ti] && st->replicas[ti];
+        for (uint32_t s = 0; ok && s < n; s++) {
+            const Allocation &a = st->table->shards[ti][s];
+            int32_t owner = a.node ? node_index(topo, a.node) : -1;
+            st->owner[ti][s] = owner;
+            int32_t *rep = st->replicas[ti] + s * kMaxReplicas;
+            for (uint32_t r = 0; r < kMaxReplicas; r++) {
+                int32_t x = r < a.replica_count ? node_index(topo, a.replicas[r]) : -1;
+                // a node named twice (or the owner again) is planned once
+                for (uint32_t q = 0; q < r && x >= 0; q++)
+                    if (rep[q] == x) x = -1;
+                rep[r] = x == owner ? -1 : x;
+            }
+        }
+    }
+    if (!ok) {
+        state_free(in, st);
+        return syp::fail(h, err, SY_ENOMEM, "", "out of memory");
+    }
+    *state = st;
+    return SY_OK;
+}
+
+void sm_detach(void *instance, void *state) { state_free(inst_of(instance), static_cast<State *>(state)); }
+
+// ---------------------------------------------------------------- plans
+
+struct Plan {
+    const State *st;
+    const sy_topology *topo;
+    const int32_t *order; // owner then replicas: kMaxReplicas + 1 indices
+    int32_t list[kMaxReplicas + 1];
+    uint32_t i;
+    char via[96];
+};
+
+int sm_plan_init(void *instance, const void *state, const sy_topology *topo, const sy_request_view *req,
+                 void *plan_state, sy_error *err) {
+    const Instance *in = inst_of(instance);
+    const sy_host *h = in->host;
+    const auto *st = static_cast<const State *>(state);
+    if (!(req->fields & SY_REQ_ENTITY) || !req->entity_type || !req->entity_id)
+        return syp::fail(h, err, SY_EREQUEST, "entity", "shard_map plans an entity: the request has no {\"type\", \"id\"}");
+    int ti = type_index(in, req->entity_type);
+    if (ti < 0)
+        return syp::fail(h, err, SY_EREQUEST, "entity.type", "'%.100s' is not a configured shard type", req->entity_type);
+    uint32_t shard = shard_of(req->entity_id, in->types[ti].num_shards);
+    int32_t owner = st->owner[ti][shard];
+    if (owner < 0 || st->evicted[owner].load(std::memory_order_relaxed))
+        return syp::fail(h, err, SY_ENOROUTE, "entity", "shard %u of '%.100s' has no known owner%s", shard,
+                         req->entity_type, owner >= 0 ? " (its node was evicted after a connect failure)" : "");
+    auto *p = static_cast<Plan *>(plan_state);
+    p->st = st;
+    p->topo = topo;
+    p->i = 0;
+    p->list[0] = owner;
+    std::memcpy(p->list + 1, st->replicas[ti] + shard * kMaxReplicas, kMaxReplicas * sizeof(int32_t));
+    // the via detail without printf: the type's prefix, the shard, '}'
+    const Type &ty = in->types[ti];
+    std::memcpy(p->via, ty.via, ty.via_len);
+    char digits[12];
+    int nd = 0;
+    for (uint32_t v = shard; nd == 0 || v; v /= 10) digits[nd++] = static_cast<char>('0' + v % 10);
+    char *w = p->via + ty.via_len;
+    while (nd) *w++ = digits[--nd];
+    *w++ = '}';
+    *w = '\0';
+    return SY_OK;
+}
+
+int sm_plan_next(void *, void *plan_state, sy_target *t) {
+    auto *p = static_cast<Plan *>(plan_state);
+    while (p->i < kMaxReplicas + 1) {
+        uint32_t k = p->i++;
+        int32_t idx = p->list[k];
+        if (idx < 0 || p->st->evicted[idx].load(std::memory_order_relaxed)) continue;
+        const sy_node *n = SY_TOPOLOGY_NODE(p->topo, idx);
+        t->node = n->id;
+        t->host = n->host;
+        t->port = n->port;
+        t->datacenter = n->datacenter;
+        t->rack = n->rack;
+        t->node_index = static_cast<uint32_t>(idx);
+        if (k > 0) t->flags |= SY_TARGET_REPLICA;
+        if (!n->up) t->flags |= SY_TARGET_DOWN;
+        if (t->via_count < SY_VIA_MAX) {
+            t->via_detail[t->via_count] = p->via;
+            t->via[t->via_count++] = kPluginName;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+// A node that failed to connect loses its shards until new allocations come.
+void sm_on_outcome(void *, const void *state, const sy_topology *topo, const sy_target *t, const sy_outcome *o) {
+    const auto *st = static_cast<const State *>(state);
+    bool failed = o->kind == SY_OUTCOME_TIMEOUT || o->kind == SY_OUTCOME_REFUSED || o->kind == SY_OUTCOME_RESET ||
+                  o->kind == SY_OUTCOME_RESOLVE_ERROR;
+    if (!failed || !st) return;
+    int32_t idx = -1;
+    if (t->epoch == topo->epoch && t->node_index < st->nodes) idx = static_cast<int32_t>(t->node_index);
+    else if (t->node) idx = node_index(topo, t->node);
+    if (idx >= 0) st->evicted[idx].store(1, std::memory_order_relaxed);
+}
+
+// ---------------------------------------------------------------- interface
+
+int a_apply(void *instance, const char *json, size_t len, sy_error *err) {
+    if (!instance) return SY_EINVAL;
+    Instance *in = inst_of(instance);
+    const sy_host *h = in->host;
+    sy_json *doc = nullptr;
+    if (!json || h->json_parse(h, json, len, &doc, err) != SY_OK) {
+        if (err) err->code = SY_EREQUEST;
+        return json ? SY_EREQUEST : SY_EINVAL;
+    }
+    std::lock_guard<std::mutex> g(in->mu);
+    Table *old = in->current.load();
+    Table *t = table_copy(in, old);
+    int rc = t ? apply_list(in, t, h->json_get(doc, "allocations"), "allocations", SY_EREQUEST, err)
+               : syp::fail(h, err, SY_ENOMEM, "", "out of memory");
+    h->json_free(h, doc);
+    if (rc != SY_OK) {
+        if (t) table_unref(in, t);
+        return rc;
+    }
+    in->current.store(t);
+    rc = h->republish(h, err);
+    if (rc != SY_OK) {
+        in->current.store(old);
+        table_unref(in, t);
+        return rc;
+    }
+    table_unref(in, old);
+    return SY_OK;
+}
+
+int a_shard_of(void *instance, const char *type, const char *id, uint32_t *shard, sy_error *err) {
+    if (!instance) return SY_EINVAL;
+    const Instance *in = inst_of(instance);
+    if (!type || !id || !shard) return syp::fail(in->host, err, SY_EINVAL, "", "type, id and shard are required");
+    int ti = type_index(in, type);
+    if (ti < 0) return syp::fail(in->host, err, SY_EUNKNOWN, "", "'%.100s' is not a configured shard type", type);
+    *shard = shard_of(id, in->types[ti].num_shards);
+    return SY_OK;
+}
+
+const sy_shard_map_allocations kIface = {sizeof(sy_shard_map_allocations), SY_SHARD_MAP_ALLOCATIONS_VERSION, a_apply,
+                                         a_shard_of};
+
+int sm_get_interface(void *, const char *name, uint32_t min_version, const void **iface) {
+    if (!name || !iface) return SY_EINVAL;
+    if (std::strcmp(name, SY_SHARD_MAP_ALLOCATIONS) != 0 || min_version > SY_SHARD_MAP_ALLOCATIONS_VERSION)
+        return SY_EUNSUPPORTED;
+    *iface = &kIface;
+    return SY_OK;
+}
+
+const sy_plugin kPlugin = {
+    SY_PLUGIN_ABI_VERSION,
+    sizeof(sy_plugin),
+    kPluginName,
+    "Casty-style sharded entities: MD5 shard of an entity id, then the shard's owner and replicas",
+    SY_ROLE_SELECTOR,
+    sizeof(Instance),
+    sizeof(Plan),
+    0,
+    sm_create,
+    sm_destroy,
+    sm_attach,
+    sm_detach,
+    sm_plan_init,
+    sm_plan_next,
+    nullptr,
+    sm_on_outcome,
+    sm_get_interface,
+};
+
+} // namespace
+
+SY_PLUGIN_DEFINE(shard_map, kPlugin)
