@@ -22,6 +22,7 @@
 #include <new>
 
 #include "common/fail.hpp"
+#include "common/strings.hpp"
 #include "common/json_path.hpp"
 
 namespace {
@@ -72,15 +73,8 @@ struct State {
 
 Instance *inst_of(void *p) { return static_cast<Instance *>(p); }
 
-char *dup(const sy_host *h, const char *s) {
-    size_t n = std::strlen(s);
-    auto *p = static_cast<char *>(h->alloc(h, n + 1, 1));
-    if (p) std::memcpy(p, s, n + 1);
-    return p;
-}
-void sfree(const sy_host *h, char *s) {
-    if (s) h->free(h, s, std::strlen(s) + 1);
-}
+using syp::dup;
+using syp::sfree;
 
 uint32_t shard_of(const char *id, uint32_t n) {
     unsigned char d[16];

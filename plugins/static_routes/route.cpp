@@ -16,6 +16,7 @@
 
 #include "address_map/hostport.hpp"
 #include "common/json_path.hpp"
+#include "common/strings.hpp"
 
 namespace sr {
 
@@ -122,16 +123,8 @@ struct Buf {
     }
 };
 
-char *dup(const sy_host *h, const char *s) {
-    size_t n = std::strlen(s);
-    auto *p = static_cast<char *>(h->alloc(h, n + 1, 1));
-    if (p) std::memcpy(p, s, n + 1);
-    return p;
-}
-
-void sfree(const sy_host *h, const char *s) {
-    if (s) h->free(h, const_cast<char *>(s), std::strlen(s) + 1);
-}
+using syp::dup;
+using syp::sfree;
 
 const char *type_name(const sy_host *h, const sy_json *v) {
     switch (h->json_type(v)) {
