@@ -265,6 +265,18 @@ typedef int (*sy_plugin_query_fn)(uint32_t index, const sy_plugin **out);
         if ((t)->via_count < SY_VIA_MAX) (t)->via[(t)->via_count++] = (plugin_name);     \
     } while (0)
 
+/* Since 0.2: the same, with what the plugin used as JSON object text (or
+ * NULL) in via_detail when the core's target has that field; the text must
+ * live as long as the target. */
+#define SY_TARGET_ADD_VIA_DETAIL(t, plugin_name, detail)                                  \
+    do {                                                                                  \
+        if ((t)->via_count < SY_VIA_MAX) {                                                \
+            if ((t)->struct_size >= offsetof(sy_target, via_detail) + sizeof((t)->via_detail)) \
+                (t)->via_detail[(t)->via_count] = (detail);                               \
+            (t)->via[(t)->via_count++] = (plugin_name);                                   \
+        }                                                                                 \
+    } while (0)
+
 #ifdef __cplusplus
 }
 #endif

@@ -32,6 +32,8 @@
 #include "address_map/hostport.hpp"
 #include "common/fail.hpp"
 #include "common/strings.hpp"
+#include "common/table_swap.hpp"
+#include "common/json_keys.hpp"
 #include "common/json_path.hpp"
 
 namespace {
@@ -228,12 +230,9 @@ int read_row(const Instance *in, const sy_json *v, const char *path, const char 
     const sy_host *h = in->host;
     static const char *const kKeys[] = {"connection_id", "host_id", "address", "port", "tls_port", nullptr};
     if (h->json_type(v) != SY_JSON_OBJECT) return syp::fail(h, err, SY_EREQUEST, path, "a row is an object");
-    for (const sy_json *m = h->json_first(v); m; m = h->json_next(m)) {
-        const char *k = h->json_key(m);
-        const char *const *a = kKeys;
-        while (*a && std::strcmp(*a, k) != 0) a++;
-        if (!*a) return syp::fail(h, err, SY_EREQUEST, path, "unknown key '%.60s' in a row", k);
-    }
+    const char *why = nullptr;
+    if (const char *k = syp::bad_key(h, v, kKeys, &why))
+        return syp::fail(h, err, SY_EREQUEST, path, "%s '%.60s' in a row", why, k);
     *conn = h->json_string(h->json_get(v, "connection_id"));
     *host_id = h->json_string(h->json_get(v, "host_id"));
     *address = h->json_string(h->json_get(v, "address"));
@@ -278,16 +277,7 @@ int add_rows(const Instance *in, Builder &b, const sy_json *rows, const char *ba
 // mu held: installs t and republishes (old table kept on failure).
 int install(Instance *in, Table *t, sy_error *err) {
     const sy_host *h = in->host;
-    Table *old = in->current.exchange(t);
-    if (old == nullptr) return SY_OK; // during create: the first publish attaches it
-    int rc = h->republish(h, err);
-    if (rc != SY_OK) {
-        in->current.store(old);
-        table_unref(h, t);
-        return rc;
-    }
-    table_unref(h, old); // attaches that read it have finished (republish took the update lock)
-    return SY_OK;
+    return syp::swap_and_republish(h, in->current, t, [h](Table *x) { table_unref(h, x); }, err);
 }
 
 // ---------------------------------------------------------------- config
@@ -317,9 +307,10 @@ int read_proxies(Instance *in, const sy_json *list, const char *base, sy_error *
         char p[SY_ERROR_PATH_MAX];
         std::snprintf(p, sizeof p, "%.100s[%zu]", path, i);
         if (h->json_type(v) != SY_JSON_OBJECT) return syp::fail(h, err, SY_ECONFIG, p, "expected an object");
-        for (const sy_json *m = h->json_first(v); m; m = h->json_next(m))
-            if (std::strcmp(h->json_key(m), "connection_id") && std::strcmp(h->json_key(m), "hostname"))
-                return syp::fail(h, err, SY_ECONFIG, p, "unknown key '%.60s'", h->json_key(m));
+        static const char *const kProxyKeys[] = {"connection_id", "hostname", nullptr};
+        const char *why = nullptr;
+        if (const char *k = syp::bad_key(h, v, kProxyKeys, &why))
+            return syp::fail(h, err, SY_ECONFIG, p, "%s '%.60s'", why, k);
         const char *conn = h->json_string(h->json_get(v, "connection_id"));
         const sy_json *hv = h->json_get(v, "hostname");
         const char *host = h->json_string(hv);
@@ -356,13 +347,13 @@ int cr_create(void *instance, const sy_host *host, const sy_json *config, const 
         rc = syp::fail(host, err, SY_EABI, path, "client_routes needs host services version 2");
     else if (host->json_type(config) != SY_JSON_OBJECT)
         rc = syp::fail(host, err, SY_ECONFIG, path, "expected an object with \"proxies\"");
-    for (const sy_json *m = rc ? nullptr : host->json_first(config); m; m = host->json_next(m)) {
-        const char *k = host->json_key(m);
-        if (std::strcmp(k, "proxies") && std::strcmp(k, "routes") && std::strcmp(k, "tls")) {
-            char p[SY_ERROR_PATH_MAX];
-            std::snprintf(p, sizeof p, "%.100s.%.20s", path, k);
-            rc = syp::fail(host, err, SY_ECONFIG, p, "unknown key");
-        }
+    static const char *const kConfigKeys[] = {"proxies", "routes", "tls", nullptr};
+    const char *why = nullptr;
+    if (const char *k = rc ? nullptr : syp::bad_key(host, config, kConfigKeys, &why)) {
+        char p[SY_ERROR_PATH_MAX];
+        size_t n = static_cast<size_t>(std::snprintf(p, sizeof p, "%.100s", path));
+        syp::path_append_key(p, sizeof p, &n, k);
+        rc = syp::fail(host, err, SY_ECONFIG, p, "%s", why);
     }
     if (rc == SY_OK) rc = read_proxies(in, host->json_get(config, "proxies"), path, err);
     if (rc == SY_OK) {
@@ -461,10 +452,7 @@ int cr_translate(void *instance, const void *state, const sy_topology *topo, con
     t->host = p.hostname ? p.hostname : r.address;
     t->port = port;
     if (tls) t->flags |= SY_TARGET_TLS;
-    if (t->via_count < SY_VIA_MAX) {
-        t->via_detail[t->via_count] = p.via;
-        t->via[t->via_count++] = kPluginName;
-    }
+    SY_TARGET_ADD_VIA_DETAIL(t, kPluginName, p.via);
     return SY_OK;
 }
 

@@ -14,6 +14,7 @@
 
 #include <mbedtls/md5.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
@@ -23,6 +24,8 @@
 
 #include "common/fail.hpp"
 #include "common/strings.hpp"
+#include "common/table_swap.hpp"
+#include "common/json_keys.hpp"
 #include "common/json_path.hpp"
 
 namespace {
@@ -150,12 +153,9 @@ int apply_list(const Instance *in, Table *t, const sy_json *list, const char *ba
         char path[SY_ERROR_PATH_MAX];
         std::snprintf(path, sizeof path, "%.100s[%zu]", base, i);
         if (h->json_type(v) != SY_JSON_OBJECT) return syp::fail(h, err, code, path, "expected an object");
-        for (const sy_json *m = h->json_first(v); m; m = h->json_next(m)) {
-            const char *k = h->json_key(m);
-            if (std::strcmp(k, "type") && std::strcmp(k, "shard") && std::strcmp(k, "node") &&
-                std::strcmp(k, "replicas") && std::strcmp(k, "epoch"))
-                return syp::fail(h, err, code, path, "unknown key '%.60s'", k);
-        }
+        static const char *const kKeys[] = {"type", "shard", "node", "replicas", "epoch", nullptr};
+        const char *why = nullptr;
+        if (const char *k = syp::bad_key(h, v, kKeys, &why)) return syp::fail(h, err, code, path, "%s '%.60s'", why, k);
         const char *type = h->json_string(h->json_get(v, "type"));
         int ti = type ? type_index(in, type) : -1;
         if (ti < 0) return syp::fail(h, err, code, path, "type: '%.100s' is not one of shard_types", type ? type : "");
@@ -209,11 +209,13 @@ int sm_create(void *instance, const sy_host *h, const sy_json *cfg, const char *
         rc = syp::fail(h, err, SY_EABI, path, "shard_map needs host services version 2");
     else if (h->json_type(cfg) != SY_JSON_OBJECT)
         rc = syp::fail(h, err, SY_ECONFIG, path, "expected an object with \"shard_types\"");
-    for (const sy_json *m = rc ? nullptr : h->json_first(cfg); m; m = h->json_next(m))
-        if (std::strcmp(h->json_key(m), "shard_types") && std::strcmp(h->json_key(m), "allocations")) {
-            std::snprintf(p, sizeof p, "%.100s.%.20s", path, h->json_key(m));
-            rc = syp::fail(h, err, SY_ECONFIG, p, "unknown key");
-        }
+    static const char *const kConfigKeys[] = {"shard_types", "allocations", nullptr};
+    const char *why = nullptr;
+    if (const char *k = rc ? nullptr : syp::bad_key(h, cfg, kConfigKeys, &why)) {
+        size_t n = static_cast<size_t>(std::snprintf(p, sizeof p, "%.100s", path));
+        syp::path_append_key(p, sizeof p, &n, k);
+        rc = syp::fail(h, err, SY_ECONFIG, p, "%s", why);
+    }
     const sy_json *types = rc ? nullptr : h->json_get(cfg, "shard_types");
     std::snprintf(p, sizeof p, "%.100s.shard_types", path);
     if (rc == SY_OK && (h->json_type(types) != SY_JSON_ARRAY || h->json_count(types) == 0 ||
@@ -269,6 +271,40 @@ int32_t node_index(const sy_topology *topo, const char *id) {
     return -1;
 }
 
+// Node ids sorted once per snapshot, so resolving every allocation is a
+// binary search instead of a scan of the topology.
+struct NodeIndex {
+    const sy_topology *topo;
+    int32_t *order; // topology indices sorted by id (nodes without an id left out)
+    size_t count;
+
+    const char *id(int32_t i) const { return SY_TOPOLOGY_NODE(topo, i)->id; }
+    int32_t find(const char *want) const {
+        size_t lo = 0, hi = count;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            int c = std::strcmp(id(order[mid]), want);
+            if (c == 0) return order[mid];
+            if (c < 0) lo = mid + 1;
+            else hi = mid;
+        }
+        return -1;
+    }
+};
+
+bool index_nodes(const sy_host *h, const sy_topology *topo, NodeIndex *ix) {
+    ix->topo = topo;
+    ix->count = 0;
+    ix->order = static_cast<int32_t *>(h->alloc(h, (topo->node_count ? topo->node_count : 1) * sizeof(int32_t),
+                                                alignof(int32_t)));
+    if (!ix->order) return false;
+    for (size_t i = 0; i < topo->node_count; i++)
+        if (SY_TOPOLOGY_NODE(topo, i)->id) ix->order[ix->count++] = static_cast<int32_t>(i);
+    std::sort(ix->order, ix->order + ix->count,
+              [ix](int32_t a, int32_t b) { return std::strcmp(ix->id(a), ix->id(b)) < 0; });
+    return true;
+}
+
 void state_free(const Instance *in, State *st) {
     const sy_host *h = in->host;
     for (uint32_t i = 0; i < in->type_count; i++) {
@@ -292,7 +328,8 @@ int sm_attach(void *instance, const sy_topology *topo, void **state, sy_error *e
     st->nodes = topo->node_count;
     st->evicted = static_cast<std::atomic<uint8_t> *>(
         h->alloc(h, (st->nodes ? st->nodes : 1) * sizeof(std::atomic<uint8_t>), alignof(std::atomic<uint8_t>)));
-    bool ok = st->evicted != nullptr;
+    NodeIndex ix{};
+    bool ok = st->evicted != nullptr && index_nodes(h, topo, &ix);
     for (size_t i = 0; ok && i < st->nodes; i++) new (&st->evicted[i]) std::atomic<uint8_t>(0);
     for (uint32_t ti = 0; ok && ti < in->type_count; ti++) {
         uint32_t n = in->types[ti].num_shards;
@@ -301,11 +338,11 @@ int sm_attach(void *instance, const sy_topology *topo, void **state, sy_error *e
         ok = st->owner[ti] && st->replicas[ti];
         for (uint32_t s = 0; ok && s < n; s++) {
             const Allocation &a = st->table->shards[ti][s];
-            int32_t owner = a.node ? node_index(topo, a.node) : -1;
+            int32_t owner = a.node ? ix.find(a.node) : -1;
             st->owner[ti][s] = owner;
             int32_t *rep = st->replicas[ti] + s * kMaxReplicas;
             for (uint32_t r = 0; r < kMaxReplicas; r++) {
-                int32_t x = r < a.replica_count ? node_index(topo, a.replicas[r]) : -1;
+                int32_t x = r < a.replica_count ? ix.find(a.replicas[r]) : -1;
                 // a node named twice (or the owner again) is planned once
                 for (uint32_t q = 0; q < r && x >= 0; q++)
                     if (rep[q] == x) x = -1;
@@ -313,6 +350,7 @@ int sm_attach(void *instance, const sy_topology *topo, void **state, sy_error *e
             }
         }
     }
+    if (ix.order) h->free(h, ix.order, (topo->node_count ? topo->node_count : 1) * sizeof(int32_t));
     if (!ok) {
         state_free(in, st);
         return syp::fail(h, err, SY_ENOMEM, "", "out of memory");
@@ -383,10 +421,7 @@ int sm_plan_next(void *, void *plan_state, sy_target *t) {
         t->node_index = static_cast<uint32_t>(idx);
         if (k > 0) t->flags |= SY_TARGET_REPLICA;
         if (!n->up) t->flags |= SY_TARGET_DOWN;
-        if (t->via_count < SY_VIA_MAX) {
-            t->via_detail[t->via_count] = p->via;
-            t->via[t->via_count++] = kPluginName;
-        }
+        SY_TARGET_ADD_VIA_DETAIL(t, kPluginName, p->via);
         return 1;
     }
     return 0;
@@ -425,15 +460,7 @@ int a_apply(void *instance, const char *json, size_t len, sy_error *err) {
         if (t) table_unref(in, t);
         return rc;
     }
-    in->current.store(t);
-    rc = h->republish(h, err);
-    if (rc != SY_OK) {
-        in->current.store(old);
-        table_unref(in, t);
-        return rc;
-    }
-    table_unref(in, old);
-    return SY_OK;
+    return syp::swap_and_republish(h, in->current, t, [in](Table *x) { table_unref(in, x); }, err);
 }
 
 int a_shard_of(void *instance, const char *type, const char *id, uint32_t *shard, sy_error *err) {

@@ -15,6 +15,7 @@
 #include <new>
 
 #include "address_map/hostport.hpp"
+#include "common/json_keys.hpp"
 #include "common/json_path.hpp"
 #include "common/strings.hpp"
 
@@ -203,16 +204,8 @@ int get_int(Ctx &c, const sy_json *obj, const char *key, long long lo, long long
 }
 
 int check_keys(Ctx &c, const sy_json *obj, const char *const *allowed) {
-    size_t n = c.h->json_count(obj);
-    for (size_t i = 0; i < n; i++) {
-        const char *k = c.h->json_key(c.h->json_at(obj, i));
-        const char *const *a = allowed;
-        while (*a && std::strcmp(*a, k) != 0) a++;
-        if (!*a) return c.fail(k, SY_ECONFIG, "unknown key");
-        for (size_t j = 0; j < i; j++)
-            if (std::strcmp(c.h->json_key(c.h->json_at(obj, j)), k) == 0)
-                return c.fail(k, SY_ECONFIG, "duplicate key");
-    }
+    const char *why = nullptr;
+    if (const char *k = syp::bad_key(c.h, obj, allowed, &why)) return c.fail(k, SY_ECONFIG, "%s", why);
     return SY_OK;
 }
 

@@ -28,7 +28,9 @@
 #include <new>
 
 #include "common/fail.hpp"
+#include "common/json_keys.hpp"
 #include "common/json_path.hpp"
+#include "common/table_swap.hpp"
 #include "static_routes/lookup.hpp"
 #include "static_routes/routes.hpp"
 
@@ -54,20 +56,18 @@ Instance *inst_of(void *p) { return static_cast<Instance *>(p); }
 int read_options(const sy_host *h, const sy_json *cfg, const char *base, Options *o, sy_error *err) {
     static const char *const keys[] = {"anchored", "fallthrough", "routes", "proxy_routes", "match_limit",
                                        "depth_limit", "cache_size", nullptr};
-    size_t n = h->json_count(cfg);
     char path[SY_ERROR_PATH_MAX * 2];
-    for (size_t i = 0; i < n; i++) {
-        const sy_json *m = h->json_at(cfg, i);
-        const char *k = h->json_key(m);
+    auto at_key = [&](const char *k) {
         size_t len = static_cast<size_t>(std::snprintf(path, sizeof path, "%s", base));
         if (len >= sizeof path) len = sizeof path - 1;
         syp::path_append_key(path, sizeof path, &len, k);
-        const char *const *a = keys;
-        while (*a && std::strcmp(*a, k) != 0) a++;
-        if (!*a) return syp::fail(h, err, SY_ECONFIG, path, "unknown key");
-        for (size_t j = 0; j < i; j++)
-            if (std::strcmp(h->json_key(h->json_at(cfg, j)), k) == 0)
-                return syp::fail(h, err, SY_ECONFIG, path, "duplicate key");
+        return path;
+    };
+    const char *why = nullptr;
+    if (const char *k = syp::bad_key(h, cfg, keys, &why)) return syp::fail(h, err, SY_ECONFIG, at_key(k), "%s", why);
+    for (const sy_json *m = h->json_first(cfg); m; m = h->json_next(m)) {
+        const char *k = h->json_key(m);
+        at_key(k);
         uint32_t t = h->json_type(m);
         if (!std::strcmp(k, "anchored") || !std::strcmp(k, "fallthrough")) {
             if (t != SY_JSON_TRUE && t != SY_JSON_FALSE)
@@ -235,11 +235,6 @@ int lookup(const Instance *in, const State &st, const char *name, size_t len, Ma
 
 // ---------------------------------------------------------------- targets
 
-void add_via(sy_target *t, const char *detail) {
-    if (t->via_count >= SY_VIA_MAX) return;
-    t->via_detail[t->via_count] = detail;
-    t->via[t->via_count++] = kPluginName;
-}
 
 // The one merge rule: the route's fields win where set.
 void apply_route(const Route &r, const char *base_host, uint32_t base_port, bool base_tls, sy_target *t) {
@@ -256,7 +251,7 @@ void apply_route(const Route &r, const char *base_host, uint32_t base_port, bool
         t->flag_name_count = r.flag_count;
     }
     if (r.log_level) t->log_level = r.log_level;
-    add_via(t, r.via);
+    SY_TARGET_ADD_VIA_DETAIL(t, kPluginName, r.via);
 }
 
 enum Phase : uint32_t { kStatic = 0, kResolver = 1, kProxy = 2, kDone = 3 };
@@ -345,7 +340,7 @@ int next_resolved(Plan *p, sy_target *t, const Route *r) {
         t->host = ep.host;
         t->port = ep.port;
         if (ep.tls) t->flags |= SY_TARGET_TLS;
-        add_via(t, kResolverVia);
+        SY_TARGET_ADD_VIA_DETAIL(t, kPluginName, kResolverVia);
     }
     return 1;
 }
@@ -417,7 +412,7 @@ int sr_plan_next(void *, void *plan_state, sy_target *t) {
                 }
                 t->proxies = c.hops;
                 t->proxy_count = c.hop_count;
-                add_via(t, r.via);
+                SY_TARGET_ADD_VIA_DETAIL(t, kPluginName, r.via);
                 return 1;
             }
             p->phase = kDone;
@@ -466,18 +461,7 @@ Table *current_ref(Instance *in) {
 
 // mu held. Installs t and republishes; on failure the old table stays.
 int install(Instance *in, Table *t, sy_error *err) {
-    const sy_host *h = in->host;
-    Table *old = in->current.exchange(t);
-    int rc = h->republish(h, err);
-    if (rc != SY_OK) {
-        in->current.store(old);
-        table_unref(t);
-        return rc;
-    }
-    // every attach that could have read `old` has finished: republish took
-    // the router's update lock after the exchange
-    table_unref(old);
-    return SY_OK;
+    return syp::swap_and_republish(in->host, in->current, t, table_unref, err);
 }
 
 int collect(const Table &t, Route **out) {

@@ -9,6 +9,8 @@
 #include <new>
 
 #include "address_map/hostport.hpp"
+#include "common/json_keys.hpp"
+#include "common/strings.hpp"
 #include "common/json_path.hpp"
 #include "template_routes/template_routes.hpp"
 
@@ -39,37 +41,15 @@ int set(const sy_host *h, sy_error *err, int code, const char *path, const char 
     return code;
 }
 
-char *dup(const sy_host *h, const char *s, size_t n) {
-    auto *p = static_cast<char *>(h->alloc(h, n + 1, 1));
-    if (p) {
-        std::memcpy(p, s, n);
-        p[n] = '\0';
-    }
-    return p;
-}
-
-void sfree(const sy_host *h, char *s) {
-    if (s) h->free(h, s, std::strlen(s) + 1);
-}
+using syp::dup;
+using syp::sfree;
 
 bool keys_ok(const sy_host *h, const sy_json *obj, const char *const *allowed, const char *path, sy_error *err,
              int *rc) {
-    size_t n = h->json_count(obj);
-    for (size_t i = 0; i < n; i++) {
-        const char *k = h->json_key(h->json_at(obj, i));
-        const char *const *a = allowed;
-        while (*a && std::strcmp(*a, k) != 0) a++;
-        if (!*a) {
-            *rc = set(h, err, SY_ECONFIG, path, k, "unknown key");
-            return false;
-        }
-        for (size_t j = 0; j < i; j++)
-            if (std::strcmp(h->json_key(h->json_at(obj, j)), k) == 0) {
-                *rc = set(h, err, SY_ECONFIG, path, k, "duplicate key");
-                return false;
-            }
-    }
-    return true;
+    const char *why = nullptr;
+    const char *k = syp::bad_key(h, obj, allowed, &why);
+    if (k) *rc = set(h, err, SY_ECONFIG, path, k, "%s", why);
+    return k == nullptr;
 }
 
 // A string member: NULL when absent; rc set when present but not a
@@ -110,8 +90,8 @@ int endpoint(Instance *in, const sy_json *v, const char *path, bool named, Endpo
             return set(h, err, SY_ECONFIG, path, "url_from_env", "environment variable '%s' is not set", env);
     }
     e->port = static_cast<uint32_t>(port);
-    if (!(e->name = dup(h, name, std::strlen(name))) || !(e->host = dup(h, host, std::strlen(host))) ||
-        (url && !(e->url = dup(h, url, std::strlen(url)))))
+    if (!(e->name = dup(h, name)) || !(e->host = dup(h, host)) ||
+        (url && !(e->url = dup(h, url))))
         return set(h, err, SY_ENOMEM, path, nullptr, "out of memory");
     if (named) {
         char via[320];
@@ -121,7 +101,7 @@ int endpoint(Instance *in, const sy_json *v, const char *path, bool named, Endpo
         n = l;
         syp::json_escape_into(via, sizeof via - 3, &n, name);
         std::snprintf(via + n, sizeof via - n, "\"}");
-        if (!(e->via = dup(h, via, std::strlen(via)))) return set(h, err, SY_ENOMEM, path, nullptr, "out of memory");
+        if (!(e->via = dup(h, via))) return set(h, err, SY_ENOMEM, path, nullptr, "out of memory");
     }
     return SY_OK;
 }
@@ -192,8 +172,8 @@ int bypass(Instance *in, const sy_json *cfg, const char *base, sy_error *err) {
         const char *name = s ? s : hd;
         Bypass &b = c.bypass[i];
         b.session = s != nullptr;
-        b.name = dup(h, name, std::strlen(name));
-        b.equals = dup(h, eq, std::strlen(eq));
+        b.name = dup(h, name);
+        b.equals = dup(h, eq);
         if (!b.name || !b.equals) return set(h, err, SY_ENOMEM, path, nullptr, "out of memory");
         for (char *p = b.name; *p; p++)
             if (*p >= 'A' && *p <= 'Z') *p = static_cast<char>(*p - 'A' + 'a');
@@ -326,7 +306,7 @@ int config_load(Instance *in, const sy_json *cfg, const char *base, sy_error *er
     if (rc) return rc;
     if (!t) return set(h, err, SY_ECONFIG, base, "template", "required: a Kriti template");
     c.template_len = std::strlen(t);
-    if (!(c.template_text = dup(h, t, c.template_len))) return set(h, err, SY_ENOMEM, base, nullptr, "out of memory");
+    if (!(c.template_text = dup(h, t))) return set(h, err, SY_ENOMEM, base, nullptr, "out of memory");
     if ((rc = build_constants(in, err))) return rc;
     char tpath[SY_ERROR_PATH_MAX * 2];
     std::snprintf(tpath, sizeof tpath, "%s.template", base);

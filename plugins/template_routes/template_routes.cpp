@@ -92,10 +92,7 @@ void fill(sy_target *t, const Endpoint &e, const char *via) {
     t->host = e.host;
     t->port = e.port;
     t->url = e.url;
-    if (t->via_count < SY_VIA_MAX) {
-        t->via_detail[t->via_count] = via;
-        t->via[t->via_count++] = kPluginName;
-    }
+    SY_TARGET_ADD_VIA_DETAIL(t, kPluginName, via);
 }
 
 int tr_plan_next(void *, void *plan_state, sy_target *t) {
