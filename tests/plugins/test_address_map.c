@@ -14,6 +14,8 @@
 
 #include <switchyard/switchyard.h>
 
+#include "support/plugin_dir.h"
+
 #define MAX_TARGETS 16
 
 typedef struct copied_target {
@@ -24,11 +26,6 @@ typedef struct copied_target {
     uint32_t port;
     int has_error;
 } copied_target;
-
-static const char *plugin_dir(void) {
-    const char *d = getenv("SY_PLUGIN_DIR");
-    return d ? d : "build/plugins";
-}
 
 static int new_router_opts(const char *topology, const char *selector_config, const char *translators,
                            const sy_router_options *opts, sy_router **out, sy_error *err) {

@@ -18,16 +18,13 @@
 #include <switchyard/client_routes.h>
 #include <switchyard/switchyard.h>
 
-#include "plugins/counting_alloc.h"
+#include "support/plugin_dir.h"
+
+#include "support/counting_alloc.h"
 
 #define A "11111111-1111-1111-1111-111111111111"
 #define B "22222222-2222-2222-2222-222222222222"
 #define C "33333333-3333-3333-3333-333333333333"
-
-static const char *plugin_dir(void) {
-    const char *d = getenv("SY_PLUGIN_DIR");
-    return d ? d : "build/plugins";
-}
 
 static int make(const char *cr_config, const sy_router_options *o, sy_router **out, sy_error *err) {
     static char buf[1 << 14];

@@ -15,6 +15,8 @@
 
 #include <switchyard/switchyard.h>
 
+#include "support/plugin_dir.h"
+
 /* a, b, c up; d down. */
 static const char *const kTopo =
     "{\"nodes\": ["
@@ -56,11 +58,6 @@ static void capture_log(uint32_t level, const char *source, const char *message,
 }
 
 /* ---------------------------------------------------------------- helpers */
-
-static const char *plugin_dir(void) {
-    const char *d = getenv("SY_PLUGIN_DIR");
-    return d ? d : "build/plugins";
-}
 
 static int new_router_opts(const char *topology, const char *selector_config, const sy_router_options *opts,
                            sy_router **out, sy_error *err) {

@@ -16,12 +16,9 @@
 #include <switchyard/shard_map.h>
 #include <switchyard/switchyard.h>
 
-#include "plugins/counting_alloc.h"
+#include "support/plugin_dir.h"
 
-static const char *plugin_dir(void) {
-    const char *d = getenv("SY_PLUGIN_DIR");
-    return d ? d : "build/plugins";
-}
+#include "support/counting_alloc.h"
 
 static int make(const char *config, const sy_router_options *o, sy_router **out, sy_error *err) {
     static char buf[1 << 13];

@@ -19,7 +19,9 @@
 #include <switchyard/static_routes.h>
 #include <switchyard/switchyard.h>
 
-#include "plugins/counting_alloc.h"
+#include "support/plugin_dir.h"
+
+#include "support/counting_alloc.h"
 
 #define MAX_TARGETS 32
 
@@ -31,11 +33,6 @@ typedef struct copied {
     int tls, has_weight;
     uint64_t user_flags;
 } copied;
-
-static const char *plugin_dir(void) {
-    const char *d = getenv("SY_PLUGIN_DIR");
-    return d ? d : "build/plugins";
-}
 
 static int make_opts(const char *selector, const char *translators, const char *topology,
                      const sy_router_options *opts, sy_router **out, sy_error *err) {

@@ -16,13 +16,10 @@
 
 #include <switchyard/switchyard.h>
 
-#include "plugins/counting_alloc.h"
-#include <switchyard/template_routes.h>
+#include "support/plugin_dir.h"
 
-static const char *plugin_dir(void) {
-    const char *d = getenv("SY_PLUGIN_DIR");
-    return d ? d : "build/plugins";
-}
+#include "support/counting_alloc.h"
+#include <switchyard/template_routes.h>
 
 static const char kEndpoints[] =
     "\"primary\": {\"host\": \"10.0.0.1\", \"port\": 5432, \"url\": \"postgres://primary/db\"},"

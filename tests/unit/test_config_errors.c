@@ -16,12 +16,9 @@
 
 #include <switchyard/switchyard.h>
 
-/* ---------------------------------------------------------------- helpers */
+#include "support/plugin_dir.h"
 
-static const char *plugin_dir(void) {
-    const char *d = getenv("SY_PLUGIN_DIR");
-    return d ? d : "build/plugins";
-}
+/* ---------------------------------------------------------------- helpers */
 
 /* Copies tmpl into buf with every "@P@" replaced by the plugin directory. */
 static const char *expand(char *buf, size_t size, const char *tmpl) {

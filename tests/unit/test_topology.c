@@ -15,12 +15,9 @@
 
 #include <switchyard/plugin.h>
 
-/* ---------------------------------------------------------------- round_robin routers */
+#include "support/plugin_dir.h"
 
-static const char *plugin_dir(void) {
-    const char *d = getenv("SY_PLUGIN_DIR");
-    return d ? d : "build/plugins";
-}
+/* ---------------------------------------------------------------- round_robin routers */
 
 /* default_policy in round_robin mode plans every up node once. */
 static sy_router *rr_router(const char *topology_json) {
