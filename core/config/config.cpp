@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "connect/connector.hpp"
 #include "plan/plan.hpp"
 #include "resolve/resolver.hpp"
 #include "router/router.hpp"
@@ -24,7 +25,6 @@ namespace {
 const char *const kTopKeys[] = {"plugin_path", "topology", "selector", "translators", "connect",
                                 nullptr};
 const char *const kStageKeys[] = {"plugin", "config", nullptr};
-const char *const kConnectKeys[] = {"timeout_ms", "tls", "pool", nullptr};
 
 // Collects errors: stops at the first unless a report callback is set.
 struct Diag {
@@ -117,23 +117,8 @@ int build_search_path(const cJSON *doc, const sy_router_options *o, const char *
 }
 
 int check_connect(Router *r, const cJSON *c, sy_error *err) {
-    Path path("connect");
-    if (!cJSON_IsObject(c))
-        return fail(err, SY_ECONFIG, "connect", "expected an object, got %s", json_type_name(c));
-    int rc = json_check_keys(c, kConnectKeys, path, SY_ECONFIG, err);
-    if (rc) return rc;
-    int64_t t = r->connect_timeout_ms;
-    if ((rc = json_opt_int(c, "timeout_ms", path, SY_ECONFIG, 1, 3600000, &t, err))) return rc;
-    r->connect_timeout_ms = static_cast<uint32_t>(t);
-    for (const char *k : {"tls", "pool"}) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(c, k);
-        if (v && !cJSON_IsObject(v)) {
-            PathScope ps(path, k);
-            return fail(err, SY_ECONFIG, path.c_str(), "expected an object, got %s",
-                        json_type_name(v));
-        }
-    }
-    return SY_OK;
+    connect_settings_free(r->alloc, &r->connect_cfg);
+    return connect_settings_parse(r->alloc, c, &r->connect_cfg, err);
 }
 
 // Loads and creates one chain stage from {"plugin", "config"} at `path`.
@@ -303,6 +288,12 @@ int router_create(const char *json, size_t len, const sy_router_options *caller_
         router_destroy(r);
         return rc;
     }
+    if ((rc = connector_new(r, r->connect_cfg, opts->io_mode, &r->connector, d.slot()))) {
+        d.failed(rc);
+        router_destroy(r);
+        return rc;
+    }
+    r->connect_cfg = ConnectSettings{}; // the connector owns its strings now
     router_log(r, SY_LOG_INFO, "core", "router ready: selector %s, %zu translator(s)",
                r->chain[0].vt.name, r->chain_len - 1);
     *out = reinterpret_cast<sy_router *>(r);

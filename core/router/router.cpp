@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "connect/connector.hpp"
 #include "resolve/resolver.hpp"
 #include "util/error.hpp"
 
@@ -151,6 +152,10 @@ void router_log(const Router *r, uint32_t level, const char *source, const char 
 }
 
 void router_destroy(Router *r) {
+    // Connects in flight use the plugins: they end first.
+    if (r->connector) connector_release_router(r->connector);
+    else connect_settings_free(r->alloc, &r->connect_cfg);
+    r->connector = nullptr;
     if (Snapshot *s = r->current.exchange(nullptr)) {
         std::lock_guard<std::mutex> g(r->update_mu);
         s->retired_next = r->retired;

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <mutex>
 
+#include "connect/settings.hpp"
 #include "json/json.hpp"
 #include "topology/topology.hpp"
 #include "util/alloc.hpp"
@@ -75,7 +76,8 @@ struct Router {
     size_t chain_len = 0; // chain[0] is the selector
     size_t plan_size = 0;
     size_t state_offset = 0;
-    uint32_t connect_timeout_ms = 2000;
+    ConnectSettings connect_cfg;          // until the connector takes it
+    struct Connector *connector = nullptr; // connect/connector.hpp
     struct Resolver *resolver = nullptr; // resolve/resolver.cpp
 
     // Readers: acquire() never blocks. Writers: update_mu, then wait out the

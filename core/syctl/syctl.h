@@ -6,7 +6,8 @@
  *  - load.c:  reading files, loading the router and the request, messages;
  *  - plan.c:  `syctl plan`;
  *  - check.c: `syctl check`;
- *  - template.c: `syctl template`.
+ *  - template.c: `syctl template`;
+ *  - connect.c: `syctl connect`.
  * A command is one function `int syctl_cmd_X(const syctl_args *)` returning an
  * exit code, plus one row in the table of syctl.c.
  */
@@ -39,6 +40,7 @@ typedef struct syctl_args {
 int syctl_cmd_plan(const syctl_args *args);
 int syctl_cmd_check(const syctl_args *args);
 int syctl_cmd_template(const syctl_args *args);
+int syctl_cmd_connect(const syctl_args *args);
 
 /* ---- load.c */
 

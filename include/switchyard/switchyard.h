@@ -11,7 +11,8 @@
  *  - every struct crossing the ABI starts with uint32_t struct_size and only
  *    grows at its tail; fill it with SY_STRUCT_INIT(T) (or sizeof);
  *  - thread-safety: a sy_router is shared freely between threads for plan,
- *    report and updates; a sy_request and a sy_plan have a single owner.
+ *    connect, report and updates; a sy_request, a sy_plan and a sy_conn have
+ *    a single owner.
  */
 #ifndef SWITCHYARD_H
 #define SWITCHYARD_H
@@ -68,13 +69,14 @@ extern "C" {
     XX(EIO, -19, "I/O error")                                                      \
     XX(ECALLBACK, -20, "callback failed")                                          \
     XX(EINTERNAL, -21, "internal error")                                           \
-    XX(ETRANSLATE, -22, "target could not be translated")
+    XX(ETRANSLATE, -22, "target could not be translated")                         \
+    XX(ECANCELED, -23, "operation canceled")
 
 enum sy_status {
 #define SY_STATUS_ENUM_(name, value, text) SY_##name = value,
     SY_STATUS_MAP(SY_STATUS_ENUM_)
 #undef SY_STATUS_ENUM_
-    SY_STATUS_MIN_ = -22
+    SY_STATUS_MIN_ = -23
 };
 
 /* Fixed text for a status code; never NULL ("unknown status" if unknown). */
@@ -188,7 +190,16 @@ typedef struct sy_router_options {
      * resolver (static_routes): NULL means none. Answers are cached per name
      * for resolve_ttl_ms (0: 5000); failures are not cached. */
     struct sy_resolver *resolver;
+    /* Since 0.3. Who runs asynchronous connects: SY_IO_THREAD (a library
+     * thread started by the first sy_router_connect_async) or SY_IO_CALLER
+     * (the application calls sy_router_run_once from a thread of its own). */
+    uint32_t io_mode;
 } sy_router_options;
+
+enum sy_io_mode {
+    SY_IO_THREAD = 0,
+    SY_IO_CALLER = 1
+};
 
 /* Creates a router from a JSON config (see README "Config"). opts may be NULL. */
 SY_API int sy_router_new(const char *config_json, size_t len, const sy_router_options *opts,
@@ -429,6 +440,121 @@ typedef struct sy_outcome {
 /* Feeds what happened at a target back to the plugins that produced it. */
 SY_API int sy_router_report(sy_router *router, const sy_target *target,
                             const sy_outcome *outcome);
+
+/* ---------------------------------------------------------------- connections */
+
+/* An open connection: single owner. Bytes go through sy_conn_send and
+ * sy_conn_recv, which work the same over TCP and TLS. */
+typedef struct sy_conn sy_conn;
+
+enum sy_attempt_flags {
+    SY_ATTEMPT_POOLED = 1u << 0,       /* an idle pooled connection was reused */
+    SY_ATTEMPT_CIRCUIT_OPEN = 1u << 1, /* tried last because its circuit was open */
+    SY_ATTEMPT_PROBE = 1u << 2,        /* the one probe of a half-open circuit */
+    SY_ATTEMPT_SKIPPED = 1u << 3,      /* not tried (a translator error, the deadline) */
+    SY_ATTEMPT_TLS = 1u << 4           /* TLS was (to be) negotiated */
+};
+
+#define SY_ATTEMPT_NODE_MAX 128
+#define SY_ATTEMPT_HOST_MAX 256
+#define SY_ATTEMPT_MESSAGE_MAX 256
+
+/* One target tried while connecting. */
+typedef struct sy_attempt {
+    uint32_t struct_size;
+    int status;          /* SY_OK, or why it failed: SY_ETIMEOUT, SY_ECONNECT, SY_ETLS... */
+    uint32_t outcome;    /* enum sy_outcome_kind reported to the plugins */
+    uint32_t flags;      /* enum sy_attempt_flags */
+    uint64_t elapsed_ns;
+    uint32_t port;
+    uint32_t proxy_count;
+    char node[SY_ATTEMPT_NODE_MAX];
+    char host[SY_ATTEMPT_HOST_MAX];
+    char message[SY_ATTEMPT_MESSAGE_MAX]; /* "" on success */
+} sy_attempt;
+
+enum sy_connect_flags {
+    SY_CONNECT_NO_POOL = 1u << 0 /* always open a new connection */
+};
+
+typedef struct sy_connect_options {
+    uint32_t struct_size;
+    uint32_t timeout_ms;   /* per attempt; 0: the config's connect.timeout_ms */
+    uint32_t deadline_ms;  /* whole connect; 0: connect.deadline_ms (0 there: none) */
+    uint32_t max_attempts; /* 0: every target of the plan */
+    uint32_t flags;        /* enum sy_connect_flags */
+} sy_connect_options;
+
+/* Where a connect writes what it tried. attempts may be NULL. */
+typedef struct sy_connect_result {
+    uint32_t struct_size;
+    sy_attempt *attempts; /* in: caller's array of attempt_cap entries */
+    size_t attempt_cap;
+    size_t attempt_count; /* out: attempts made (only the first attempt_cap are written) */
+} sy_connect_result;
+
+/* Plans req and tries its targets in order until one connects: resolve,
+ * TCP connect within the per-attempt timeout, proxy hops, TLS. Targets whose
+ * circuit is open are tried last. Every attempt is reported to the plugins
+ * as an outcome. On success *out is the connection; when every target
+ * failed, returns the last failure's status (SY_ENOROUTE for an empty plan)
+ * and err says why each one failed. opts and result may be NULL. */
+SY_API int sy_router_connect(sy_router *router, const sy_request *req,
+                             const sy_connect_options *opts, sy_conn **out,
+                             sy_connect_result *result, sy_error *err);
+
+/* Completion of sy_router_connect_async: conn (NULL on failure) is the
+ * callback's to keep; attempts and err are valid during the call only. */
+typedef void (*sy_connect_cb)(int status, sy_conn *conn, const sy_attempt *attempts,
+                              size_t attempt_count, const sy_error *err, void *data);
+
+/* The same without blocking: cb runs once, on the I/O thread (see
+ * sy_router_options.io_mode). req must stay valid until cb runs. A failure
+ * to start is returned and cb never runs. */
+SY_API int sy_router_connect_async(sy_router *router, const sy_request *req,
+                                   const sy_connect_options *opts, sy_connect_cb cb, void *data,
+                                   sy_error *err);
+
+/* SY_IO_CALLER: runs ready I/O and completions, waiting up to timeout_ms
+ * for the first. Returns how many handlers ran (0 on timeout) or a negative
+ * SY_E* code (SY_EMISUSE with SY_IO_THREAD). */
+SY_API int sy_router_run_once(sy_router *router, uint32_t timeout_ms);
+
+/* Per-endpoint connect statistics as a JSON object:
+ * {"endpoints": [{"endpoint", "attempts", "failures", "consecutive_failures",
+ * "latency_avg_ms", "circuit": "closed"|"open"|"half_open", "idle"}]}.
+ * Writes a NUL-terminated text into buf; SY_ETOOSMALL (with *len the size
+ * needed, NUL included) when cap is too small. */
+SY_API int sy_router_connect_stats(sy_router *router, char *buf, size_t cap, size_t *len,
+                                   sy_error *err);
+
+/* Sends all len bytes or fails; SY_ETIMEOUT after timeout_ms (0: none). */
+SY_API int sy_conn_send(sy_conn *conn, const void *buf, size_t len, uint32_t timeout_ms,
+                        sy_error *err);
+/* Receives up to cap bytes (at least one); *got = 0 means the peer closed.
+ * SY_ETIMEOUT after timeout_ms (0: wait forever). */
+SY_API int sy_conn_recv(sy_conn *conn, void *buf, size_t cap, uint32_t timeout_ms, size_t *got,
+                        sy_error *err);
+
+typedef struct sy_conn_info {
+    uint32_t struct_size;
+    int fd;              /* the socket; use it directly only when tls is 0 */
+    uint32_t tls;        /* bool */
+    uint32_t reused;     /* bool: came from the pool */
+    uint32_t port;       /* the target's port */
+    uint32_t proxy_count;
+    const char *node;    /* the target: valid while conn lives */
+    const char *host;
+    const char *peer;    /* the address connected to ("127.0.0.1:9042"; the first hop when proxied) */
+    const char *tls_version; /* e.g. "TLSv1.2", NULL without TLS */
+    const char *tls_ciphersuite;
+} sy_conn_info;
+
+SY_API int sy_conn_get_info(const sy_conn *conn, sy_conn_info *info);
+/* Hands an idle connection back to its endpoint's pool (closes it when the
+ * pool is full or disabled, or the connection is broken). */
+SY_API void sy_conn_release(sy_conn *conn);
+SY_API void sy_conn_close(sy_conn *conn);
 
 /* ---------------------------------------------------------------- plugins */
 

@@ -28,7 +28,7 @@ static const pinned kLayout[] = {
     {"sy_allocator.alloc", offsetof(sy_allocator, alloc), 8},
     {"sy_allocator.free", offsetof(sy_allocator, free), 16},
     {"sy_allocator.user_data", offsetof(sy_allocator, user_data), 24},
-    {"sizeof(sy_router_options)", sizeof(sy_router_options), 96},
+    {"sizeof(sy_router_options)", sizeof(sy_router_options), 104},
     {"sy_router_options.allocator", offsetof(sy_router_options, allocator), 8},
     {"sy_router_options.log", offsetof(sy_router_options, log), 16},
     {"sy_router_options.log_user_data", offsetof(sy_router_options, log_user_data), 24},
@@ -40,6 +40,7 @@ static const pinned kLayout[] = {
     {"sy_router_options.clock_ns", offsetof(sy_router_options, clock_ns), 72},
     {"sy_router_options.clock_user_data", offsetof(sy_router_options, clock_user_data), 80},
     {"sy_router_options.resolver", offsetof(sy_router_options, resolver), 88},
+    {"sy_router_options.io_mode", offsetof(sy_router_options, io_mode), 96},
     {"sizeof(sy_node)", sizeof(sy_node), 80},
     {"sy_node.id", offsetof(sy_node, id), 8},
     {"sy_node.name", offsetof(sy_node, name), 16},
@@ -93,6 +94,36 @@ static const pinned kLayout[] = {
     {"sizeof(sy_outcome)", sizeof(sy_outcome), 16},
     {"sy_outcome.kind", offsetof(sy_outcome, kind), 4},
     {"sy_outcome.latency_ns", offsetof(sy_outcome, latency_ns), 8},
+    {"sizeof(sy_attempt)", sizeof(sy_attempt), 672},
+    {"sy_attempt.status", offsetof(sy_attempt, status), 4},
+    {"sy_attempt.outcome", offsetof(sy_attempt, outcome), 8},
+    {"sy_attempt.flags", offsetof(sy_attempt, flags), 12},
+    {"sy_attempt.elapsed_ns", offsetof(sy_attempt, elapsed_ns), 16},
+    {"sy_attempt.port", offsetof(sy_attempt, port), 24},
+    {"sy_attempt.proxy_count", offsetof(sy_attempt, proxy_count), 28},
+    {"sy_attempt.node", offsetof(sy_attempt, node), 32},
+    {"sy_attempt.host", offsetof(sy_attempt, host), 160},
+    {"sy_attempt.message", offsetof(sy_attempt, message), 416},
+    {"sizeof(sy_connect_options)", sizeof(sy_connect_options), 20},
+    {"sy_connect_options.timeout_ms", offsetof(sy_connect_options, timeout_ms), 4},
+    {"sy_connect_options.deadline_ms", offsetof(sy_connect_options, deadline_ms), 8},
+    {"sy_connect_options.max_attempts", offsetof(sy_connect_options, max_attempts), 12},
+    {"sy_connect_options.flags", offsetof(sy_connect_options, flags), 16},
+    {"sizeof(sy_connect_result)", sizeof(sy_connect_result), 32},
+    {"sy_connect_result.attempts", offsetof(sy_connect_result, attempts), 8},
+    {"sy_connect_result.attempt_cap", offsetof(sy_connect_result, attempt_cap), 16},
+    {"sy_connect_result.attempt_count", offsetof(sy_connect_result, attempt_count), 24},
+    {"sizeof(sy_conn_info)", sizeof(sy_conn_info), 64},
+    {"sy_conn_info.fd", offsetof(sy_conn_info, fd), 4},
+    {"sy_conn_info.tls", offsetof(sy_conn_info, tls), 8},
+    {"sy_conn_info.reused", offsetof(sy_conn_info, reused), 12},
+    {"sy_conn_info.port", offsetof(sy_conn_info, port), 16},
+    {"sy_conn_info.proxy_count", offsetof(sy_conn_info, proxy_count), 20},
+    {"sy_conn_info.node", offsetof(sy_conn_info, node), 24},
+    {"sy_conn_info.host", offsetof(sy_conn_info, host), 32},
+    {"sy_conn_info.peer", offsetof(sy_conn_info, peer), 40},
+    {"sy_conn_info.tls_version", offsetof(sy_conn_info, tls_version), 48},
+    {"sy_conn_info.tls_ciphersuite", offsetof(sy_conn_info, tls_ciphersuite), 56},
     {"sizeof(sy_topology)", sizeof(sy_topology), 72},
     {"sy_topology.epoch", offsetof(sy_topology, epoch), 8},
     {"sy_topology.nodes", offsetof(sy_topology, nodes), 16},
@@ -222,6 +253,14 @@ static void test_enum_values(void **state) {
     assert_int_equal(SY_TARGET_NO_SHARD_PORT, 32);
     assert_int_equal(SY_OUTCOME_SUCCESS, 0);
     assert_int_equal(SY_OUTCOME_OTHER_ERROR, 7);
+    assert_int_equal(SY_IO_THREAD, 0);
+    assert_int_equal(SY_IO_CALLER, 1);
+    assert_int_equal(SY_ATTEMPT_POOLED, 1);
+    assert_int_equal(SY_ATTEMPT_TLS, 16);
+    assert_int_equal(SY_CONNECT_NO_POOL, 1);
+    assert_int_equal(SY_ATTEMPT_NODE_MAX, 128);
+    assert_int_equal(SY_ATTEMPT_HOST_MAX, 256);
+    assert_int_equal(SY_ATTEMPT_MESSAGE_MAX, 256);
     assert_int_equal(SY_JSON_MISSING, 0);
     assert_int_equal(SY_JSON_OBJECT, 7);
     assert_int_equal(SY_REQ_KEY, 1);

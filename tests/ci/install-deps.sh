@@ -22,6 +22,7 @@ packages=(
     binutils                       # readelf, nm (ABI checks)
     golang-go                      # Go binding, Go peer benchmarks
     postgresql libpq-dev           # the read/write-split example (examples/postgres)
+    tinyproxy microsocks           # real proxies for the connector's proxy-hop tests
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1; then

@@ -67,6 +67,7 @@ static void test_status_values_are_pinned(void **state) {
     assert_int_equal(SY_EUNKNOWN, -9);
     assert_int_equal(SY_ETAKEN, -10);
     assert_int_equal(SY_ETRANSLATE, -22);
+    assert_int_equal(SY_ECANCELED, -23);
 }
 
 static void test_unknown_status(void **state) {

@@ -1,0 +1,82 @@
+// One target tried: TCP connect, proxy tunnels, TLS, as a step machine that
+// never blocks. It says which readiness of its socket it waits for; the
+// blocking connect waits with poll(), the asynchronous one with Asio.
+#pragma once
+#include "connect/connector.hpp"
+#include "connect/proxy.hpp"
+
+namespace sy {
+
+// A plan target copied out of the plan, so it outlives sy_plan_next.
+struct Candidate {
+    sy_target t;
+    char node[256];
+    char host[256];
+    char datacenter[128];
+    char rack[128];
+    char endpoint[272]; // "host:port", the circuit breaker's key
+    bool deferred = false;
+    bool probe = false;
+    Endpoint *ep = nullptr; // its statistics, circuit and pool (NULL: table full)
+};
+
+// Copies *t; false when its host does not fit (the message says so).
+bool candidate_from(Candidate *c, const sy_target *t);
+
+enum class Step { Done, Read, Write, Failed };
+
+class Attempt {
+public:
+    Attempt(Connector *cx, const Candidate *cand) : cx_(cx), c_(cand) {}
+    ~Attempt() { abort(); }
+    Attempt(const Attempt &) = delete;
+    Attempt &operator=(const Attempt &) = delete;
+
+    // The first hop: where the TCP connection goes.
+    const char *first_host() const;
+    uint32_t first_port() const;
+    // Starts with the first hop's addresses (resolved by the driver).
+    Step start(const Addrs &a);
+    // The socket is ready as asked (or the driver polls anyway).
+    Step resume();
+    // The driver's clock ran out: fail with SY_ETIMEOUT.
+    void timed_out(uint32_t ms);
+    // The driver could not resolve the first hop.
+    void resolve_failed(const char *why);
+    void fail(int status, uint32_t outcome, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+    int fd() const { return fd_; }
+    int status() const { return status_; }
+    uint32_t outcome() const { return outcome_; }
+    const char *message() const { return msg_; }
+    const char *phase() const;
+    // After Done: the connection's pieces, now the caller's.
+    int take_fd(net::TlsSession **tls, char *peer, size_t peer_size);
+    void abort();
+
+private:
+    enum class State { Idle, Connecting, Tunneling, Handshaking, Done, Failed };
+    Step connect_next();   // next address of the first hop
+    Step after_connect();  // tunnel or TLS or done
+    Step start_tunnel();
+    Step tunnel();
+    Step start_tls();
+    Step handshake();
+    Step errno_fail(int e, const char *what);
+
+    Connector *cx_;
+    const Candidate *c_;
+    State st_ = State::Idle;
+    Addrs addrs_;
+    uint32_t ai_ = 0;
+    int fd_ = -1;
+    uint32_t hop_ = 0; // tunnel being negotiated: proxies[hop_] is asked for the next
+    net::Tunnel tun_;
+    net::TlsSession *tls_ = nullptr;
+    int status_ = SY_OK;
+    uint32_t outcome_ = SY_OUTCOME_SUCCESS;
+    char peer_[64] = {};
+    char msg_[SY_ATTEMPT_MESSAGE_MAX] = {};
+};
+
+} // namespace sy

@@ -1,0 +1,259 @@
+#include "connect/walk.hpp"
+
+#include <cstdio>
+#include <cstring>
+
+#include "util/error.hpp"
+
+namespace sy {
+
+namespace {
+
+const char *outcome_word(uint32_t k) {
+    switch (k) {
+    case SY_OUTCOME_TIMEOUT: return "timeout";
+    case SY_OUTCOME_REFUSED: return "refused";
+    case SY_OUTCOME_RESET: return "reset";
+    case SY_OUTCOME_TLS_ERROR: return "tls error";
+    case SY_OUTCOME_RESOLVE_ERROR: return "resolve error";
+    default: return "error";
+    }
+}
+
+constexpr size_t kOwnAttempts = 64; // what an async connect keeps for its callback
+
+} // namespace
+
+Walk::~Walk() {
+    if (plan_) sy_plan_release(plan_);
+    if (storage_ && storage_ != &small_) cx_->alloc.free(storage_, storage_size_);
+    for (Candidate *c : deferred_) cx_->alloc.destroy(c);
+}
+
+int Walk::begin(const sy_request *req, const sy_connect_options *opts, sy_attempt *attempts,
+                size_t cap, bool async, sy_error *err) {
+    sy_connect_options o = SY_STRUCT_INIT(sy_connect_options);
+    if (opts) {
+        if (opts->struct_size < offsetof(sy_connect_options, flags) + sizeof(uint32_t))
+            return fail(err, SY_EINVAL, "", "sy_connect_options.struct_size %u is too small",
+                        opts->struct_size);
+        std::memcpy(&o, opts, opts->struct_size < sizeof o ? opts->struct_size : sizeof o);
+    }
+    timeout_ms_ = o.timeout_ms ? o.timeout_ms : cx_->cfg.timeout_ms;
+    deadline_ms_ = o.deadline_ms ? o.deadline_ms : cx_->cfg.deadline_ms;
+    max_attempts_ = o.max_attempts;
+    flags_ = o.flags;
+    start_ns_ = mono_ns();
+    deadline_ns_ = deadline_ms_ ? start_ns_ + uint64_t{deadline_ms_} * 1000000u : 0;
+    if (async) {
+        if (!own_.reserve(kOwnAttempts)) return fail(err, SY_ENOMEM, "", "out of memory");
+        out_ = own_.data();
+        cap_ = kOwnAttempts;
+    } else if (attempts && cap) {
+        // The caller's entries may be an older, smaller sy_attempt: the first one's
+        // struct_size gives the stride (0: this header's).
+        stride_ = attempts[0].struct_size ? attempts[0].struct_size : sizeof(sy_attempt);
+        if (stride_ < offsetof(sy_attempt, message) + SY_ATTEMPT_MESSAGE_MAX)
+            return fail(err, SY_EINVAL, "", "sy_attempt.struct_size %zu is too small", stride_);
+        out_ = attempts;
+        cap_ = cap;
+    }
+    storage_size_ = sy_router_plan_size(reinterpret_cast<sy_router *>(r_));
+    storage_ = &small_;
+    if (storage_size_ > sizeof small_ || async) { // async walks outlive the caller's stack
+        if (!(storage_ = cx_->alloc.alloc(storage_size_, alignof(std::max_align_t))))
+            return fail(err, SY_ENOMEM, "", "out of memory");
+    } else {
+        storage_size_ = sizeof small_;
+    }
+    return sy_plan_init(reinterpret_cast<sy_router *>(r_), req, storage_, storage_size_, &plan_,
+                        err);
+}
+
+uint32_t Walk::attempt_ms() const {
+    if (!deadline_ns_) return timeout_ms_;
+    uint64_t now = mono_ns();
+    uint64_t left = now < deadline_ns_ ? (deadline_ns_ - now + 999999) / 1000000 : 0;
+    return left < timeout_ms_ ? static_cast<uint32_t>(left) : timeout_ms_;
+}
+
+bool Walk::next() {
+    for (;;) {
+        if (deadline_ns_ && mono_ns() >= deadline_ns_) {
+            status_ = SY_ETIMEOUT;
+            size_t n = std::strlen(why_);
+            std::snprintf(why_ + n, sizeof why_ - n, "%sthe connect deadline of %u ms passed",
+                          n ? "; " : "", deadline_ms_);
+            return false;
+        }
+        if (max_attempts_ && tried_ >= max_attempts_) return false;
+        if (!plan_done_) {
+            sy_target t = SY_STRUCT_INIT(sy_target);
+            int rc = sy_plan_next(plan_, &t);
+            if (rc < 0) {
+                status_ = rc;
+                size_t n = std::strlen(why_);
+                std::snprintf(why_ + n, sizeof why_ - n, "%sthe plan failed: %s", n ? "; " : "",
+                              sy_status_str(rc));
+                return false;
+            }
+            if (rc == 0) {
+                plan_done_ = true;
+                continue;
+            }
+            targets_++;
+            if (!candidate_from(&cur_, &t)) {
+                record(SY_EINVAL, SY_OUTCOME_OTHER_ERROR, SY_ATTEMPT_SKIPPED, 0,
+                       "host name longer than 255 bytes");
+                continue;
+            }
+            if (t.error || !t.host) {
+                record(SY_ETRANSLATE, SY_OUTCOME_OTHER_ERROR, SY_ATTEMPT_SKIPPED, 0,
+                       t.error ? t.error : "target without a host");
+                continue;
+            }
+            int admit = 0;
+            {
+                std::lock_guard<std::mutex> g(cx_->mu);
+                cur_.ep = endpoint_get(cx_, cur_.host, cur_.t.port, true);
+                admit = endpoint_admit(cx_, cur_.ep, connector_now(cx_));
+            }
+            if (admit < 0) { // open circuit: after everything else
+                Candidate *d = cx_->alloc.make<Candidate>(cur_);
+                if (d) {
+                    d->t.node = d->t.node ? d->node : nullptr;
+                    d->t.host = d->host;
+                    d->t.datacenter = d->t.datacenter ? d->datacenter : nullptr;
+                    d->t.rack = d->t.rack ? d->rack : nullptr;
+                    d->deferred = true;
+                }
+                if (d && deferred_.push(d)) continue;
+                cx_->alloc.destroy(d);
+                // out of memory: try it now rather than lose it
+            }
+            cur_.probe = admit > 0;
+            tried_++;
+            return true;
+        }
+        if (next_deferred_ < deferred_.size()) {
+            const Candidate *d = deferred_[next_deferred_++];
+            cur_ = *d;
+            cur_.t.node = cur_.t.node ? cur_.node : nullptr;
+            cur_.t.host = cur_.host;
+            cur_.t.datacenter = cur_.t.datacenter ? cur_.datacenter : nullptr;
+            cur_.t.rack = cur_.t.rack ? cur_.rack : nullptr;
+            tried_++;
+            return true;
+        }
+        return false;
+    }
+}
+
+void Walk::record(int status, uint32_t outcome, uint32_t flags, uint64_t elapsed,
+                  const char *msg) {
+    if (count_ < cap_) {
+        sy_attempt a = SY_STRUCT_INIT(sy_attempt);
+        a.status = status;
+        a.outcome = outcome;
+        a.flags = flags | ((cur_.t.flags & SY_TARGET_TLS) ? uint32_t{SY_ATTEMPT_TLS} : 0u);
+        a.elapsed_ns = elapsed;
+        a.port = cur_.t.port;
+        a.proxy_count = cur_.t.proxy_count;
+        std::snprintf(a.node, sizeof a.node, "%s", cur_.t.node ? cur_.t.node : "");
+        std::snprintf(a.host, sizeof a.host, "%s", cur_.t.host ? cur_.t.host : "");
+        std::snprintf(a.message, sizeof a.message, "%s", msg ? msg : "");
+        size_t n = stride_ < sizeof a ? stride_ : sizeof a;
+        a.struct_size = static_cast<uint32_t>(n);
+        std::memcpy(reinterpret_cast<char *>(out_) + count_ * stride_, &a, n);
+    }
+    count_++;
+    if (status != SY_OK) {
+        if (!(flags & SY_ATTEMPT_SKIPPED)) status_ = status;
+        // The summary keeps what fits: every attempt is in the array anyway.
+        size_t n = std::strlen(why_);
+        if (n + 8 < sizeof why_)
+            std::snprintf(why_ + n, sizeof why_ - n, "%s%s (%s): %s", n ? "; " : "",
+                          cur_.t.node ? cur_.t.node : "?", cur_.endpoint[0] ? cur_.endpoint : "-",
+                          msg ? msg : outcome_word(outcome));
+    }
+}
+
+void Walk::finished(const Attempt &a, uint64_t elapsed_ns) {
+    uint32_t flags = (cur_.deferred ? uint32_t{SY_ATTEMPT_CIRCUIT_OPEN} : 0u) |
+                     (cur_.probe ? uint32_t{SY_ATTEMPT_PROBE} : 0u);
+    bool ok = a.status() == SY_OK;
+    record(a.status(), a.outcome(), flags, elapsed_ns, ok ? "" : a.message());
+    {
+        std::lock_guard<std::mutex> g(cx_->mu);
+        endpoint_record(cx_, cur_.ep, ok, elapsed_ns, connector_now(cx_));
+    }
+    sy_outcome o = SY_STRUCT_INIT(sy_outcome);
+    o.kind = a.outcome();
+    o.latency_ns = elapsed_ns;
+    sy_router_report(reinterpret_cast<sy_router *>(r_), &cur_.t, &o);
+}
+
+void Walk::pool_key(char *buf, size_t cap) const {
+    int n = std::snprintf(buf, cap, "%s", cur_.endpoint);
+    auto add = [&](const char *fmt, const char *a, uint32_t b) {
+        if (n >= 0 && static_cast<size_t>(n) < cap)
+            n += std::snprintf(buf + n, cap - static_cast<size_t>(n), fmt, a, b);
+    };
+    if (cur_.t.flags & SY_TARGET_TLS) {
+        const sy_tls_profile *p = cur_.t.tls_profile;
+        add("|tls:%s:%u", p && p->cert_file ? p->cert_file : "", 0);
+        add("|sni:%s%u", p && p->server_name ? p->server_name : "", 0);
+    }
+    for (uint32_t i = 0; i < cur_.t.proxy_count && cur_.t.proxies[0].struct_size; i++) {
+        const sy_proxy_hop *h = reinterpret_cast<const sy_proxy_hop *>(
+            reinterpret_cast<const char *>(cur_.t.proxies) + i * cur_.t.proxies[0].struct_size);
+        add("|via:%s:%u", h->host ? h->host : h->node ? h->node : "", h->port);
+    }
+}
+
+Conn *Walk::from_pool() {
+    if ((flags_ & SY_CONNECT_NO_POOL) || !cx_->cfg.pool_max_idle || !cur_.ep) return nullptr;
+    char key[1024];
+    pool_key(key, sizeof key);
+    Conn *c = pool_checkout(cx_, cur_.ep, key);
+    if (c) {
+        record(SY_OK, SY_OUTCOME_SUCCESS, SY_ATTEMPT_POOLED, 0, "");
+        // A reused connection ends a half-open probe without proving anything new.
+        if (cur_.probe) {
+            std::lock_guard<std::mutex> g(cx_->mu);
+            cur_.ep->probing = false;
+            if (cur_.ep->circuit == Circuit::HalfOpen) cur_.ep->circuit = Circuit::Open;
+        }
+    }
+    return c;
+}
+
+Conn *Walk::make_conn(Attempt &a, sy_error *err) {
+    Conn *c = cx_->alloc.make<Conn>(cx_);
+    char key[1024];
+    pool_key(key, sizeof key);
+    if (c) c->pool_key = cx_->alloc.strdup(key);
+    if (!c || !c->pool_key) {
+        if (c) cx_->alloc.destroy(c);
+        fail(err, SY_ENOMEM, "", "out of memory");
+        return nullptr;
+    }
+    c->pool_key_size = std::strlen(key) + 1;
+    c->fd = a.take_fd(&c->tls, c->peer, sizeof c->peer);
+    c->port = cur_.t.port;
+    c->proxy_count = cur_.t.proxy_count;
+    c->endpoint = cur_.ep;
+    std::snprintf(c->node, sizeof c->node, "%s", cur_.t.node ? cur_.t.node : "");
+    std::snprintf(c->host, sizeof c->host, "%s", cur_.t.host);
+    cx_->refs.fetch_add(1);
+    return c;
+}
+
+int Walk::failure(sy_error *err) const {
+    if (!targets_)
+        return fail(err, SY_ENOROUTE, "", "the plan for this request has no target");
+    int st = status_ ? status_ : SY_ENOROUTE; // nothing was tried: every target was skipped
+    return fail(err, st, "", "no target connected (%zu attempt(s)): %s", count_, why_);
+}
+
+} // namespace sy
