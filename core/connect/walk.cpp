@@ -50,11 +50,9 @@ int Walk::begin(const sy_request *req, const sy_connect_options *opts, sy_attemp
         out_ = own_.data();
         cap_ = kOwnAttempts;
     } else if (attempts && cap) {
-        // The caller's entries may be an older, smaller sy_attempt: the first one's
-        // struct_size gives the stride (0: this header's).
-        stride_ = attempts[0].struct_size ? attempts[0].struct_size : sizeof(sy_attempt);
-        if (stride_ < offsetof(sy_attempt, message) + SY_ATTEMPT_MESSAGE_MAX)
-            return fail(err, SY_EINVAL, "", "sy_attempt.struct_size %zu is too small", stride_);
+        // sy_attempt and sy_connect_result grow together: a caller's result
+        // struct_size tells its header, hence its sy_attempt (one size so far).
+        stride_ = sizeof(sy_attempt);
         out_ = attempts;
         cap_ = cap;
     }

@@ -485,7 +485,9 @@ typedef struct sy_connect_options {
     uint32_t flags;        /* enum sy_connect_flags */
 } sy_connect_options;
 
-/* Where a connect writes what it tried. attempts may be NULL. */
+/* Where a connect writes what it tried. attempts may be NULL; its entries
+ * need no initialisation. sy_attempt only grows together with this struct,
+ * so struct_size tells the library the size of the caller's sy_attempt. */
 typedef struct sy_connect_result {
     uint32_t struct_size;
     sy_attempt *attempts; /* in: caller's array of attempt_cap entries */
