@@ -27,10 +27,11 @@
 
 #include <switchyard/switchyard.h>
 
+#include "support/connect_run.h"
 #include "support/echo_server.h"
 #include "support/plugin_dir.h"
 
-#define MAXA 16
+#define MAXA CONNECT_RUN_MAX
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -128,44 +129,11 @@ static sy_request *request_for(sy_router *r, const char *node) {
     return q;
 }
 
-typedef struct run {
-    int rc;
-    sy_conn *conn;
-    sy_attempt at[MAXA];
-    size_t count;
-    sy_error err;
-} run;
-
-static void connect_run(sy_router *r, const char *node, const sy_connect_options *o, run *out) {
-    sy_request *q = request_for(r, node);
-    memset(out, 0, sizeof *out);
-    sy_connect_result res = SY_STRUCT_INIT(sy_connect_result);
-    res.attempts = out->at;
-    res.attempt_cap = MAXA;
-    out->err = SY_STRUCT_INIT(sy_error);
-    out->rc = sy_router_connect(r, q, o, &out->conn, &res, &out->err);
-    out->count = res.attempt_count;
-    sy_request_free(q);
-}
-
 /* The server's thread accepts after the kernel completed the connect: wait for it. */
 static unsigned long accepted(const echo_server *srv, unsigned long want) {
     for (int i = 0; i < 200 && echo_server_accepted(srv) < want; i++) usleep(5000);
     usleep(5000); /* and a little more, to see one too many */
     return echo_server_accepted(srv);
-}
-
-static void ping(sy_conn *c) {
-    sy_error err = SY_STRUCT_INIT(sy_error);
-    assert_int_equal(sy_conn_send(c, "ping", 4, 2000, &err), SY_OK);
-    char buf[8];
-    size_t got = 0, all = 0;
-    while (all < 4) {
-        assert_int_equal(sy_conn_recv(c, buf + all, sizeof buf - all, 2000, &got, &err), SY_OK);
-        assert_true(got > 0);
-        all += got;
-    }
-    assert_memory_equal(buf, "ping", 4);
 }
 
 /* ---------------------------------------------------------------- fail-over */
@@ -194,7 +162,7 @@ static void refused_then_live(void **state) {
     assert_false(info.tls);
     assert_true(info.fd >= 0);
     assert_string_equal(info.host, "127.0.0.1");
-    ping(x.conn);
+    echo_text(x.conn, "ping");
     sy_conn_close(x.conn);
     sy_router_free(r);
     echo_server_stop(&srv);
@@ -217,7 +185,7 @@ static void timeout_then_live(void **state) {
     assert_true(x.at[0].elapsed_ns < 2000000000ull);
     assert_non_null(strstr(x.at[0].message, "timed out after 250 ms"));
     assert_int_equal(x.at[1].status, SY_OK);
-    ping(x.conn);
+    echo_text(x.conn, "ping");
     sy_conn_close(x.conn);
 
     /* The per-call option wins over the config. */
@@ -279,7 +247,7 @@ static void pool_reuses_and_drops_closed(void **state) {
     run x;
     connect_run(r, "svc", NULL, &x);
     assert_int_equal(x.rc, SY_OK);
-    ping(x.conn);
+    echo_text(x.conn, "ping");
     sy_conn_release(x.conn);
     connect_run(r, "svc", NULL, &x);
     assert_int_equal(x.rc, SY_OK);
@@ -287,7 +255,7 @@ static void pool_reuses_and_drops_closed(void **state) {
     sy_conn_info info = SY_STRUCT_INIT(sy_conn_info);
     sy_conn_get_info(x.conn, &info);
     assert_true(info.reused);
-    ping(x.conn);
+    echo_text(x.conn, "ping");
     assert_int_equal(accepted(&srv, 1), 1);
 
     /* Without the pool: a new connection. */
@@ -487,7 +455,7 @@ static void async_on_library_thread(void **state) {
     assert_int_equal(b.at[1].outcome, SY_OUTCOME_TIMEOUT);
     assert_int_equal(b.at[2].outcome, SY_OUTCOME_SUCCESS);
     assert_string_equal(b.at[2].host, "localhost"); /* resolved by Asio's resolver */
-    ping(b.conn);
+    echo_text(b.conn, "ping");
     sy_conn_close(b.conn);
     /* sy_router_run_once belongs to SY_IO_CALLER routers. */
     assert_int_equal(sy_router_run_once(r, 0), SY_EMISUSE);
@@ -521,7 +489,7 @@ static void async_on_caller_thread(void **state) {
     assert_int_equal(b.rc, SY_OK);
     assert_int_equal(b.count, 2);
     assert_int_equal(b.at[0].outcome, SY_OUTCOME_REFUSED);
-    ping(b.conn);
+    echo_text(b.conn, "ping");
     sy_conn_close(b.conn);
 
     /* A connect still pending when the router goes: SY_ECANCELED, once. */

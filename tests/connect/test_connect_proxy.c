@@ -16,11 +16,11 @@
 
 #include <switchyard/switchyard.h>
 
+#include "support/connect_run.h"
 #include "support/echo_server.h"
 #include "support/plugin_dir.h"
 #include "support/proxies.h"
 
-#define MAXA 8
 
 static echo_server echo;
 static int echo_port;
@@ -61,42 +61,6 @@ static sy_router *router_with(const char *config) {
     return r;
 }
 
-typedef struct run {
-    int rc;
-    sy_conn *conn;
-    sy_attempt at[MAXA];
-    size_t count;
-    sy_error err;
-} run;
-
-static void connect_run(sy_router *r, const char *node, run *x) {
-    sy_request *q = NULL;
-    assert_int_equal(sy_request_new(r, &q, NULL), SY_OK);
-    assert_int_equal(sy_request_set_node(q, node), SY_OK);
-    memset(x, 0, sizeof *x);
-    sy_connect_result res = SY_STRUCT_INIT(sy_connect_result);
-    res.attempts = x->at;
-    res.attempt_cap = MAXA;
-    x->err = SY_STRUCT_INIT(sy_error);
-    x->rc = sy_router_connect(r, q, NULL, &x->conn, &res, &x->err);
-    x->count = res.attempt_count;
-    if (x->rc) fprintf(stderr, "connect %s: %s\n", node, x->err.message);
-    sy_request_free(q);
-}
-
-static void ping(sy_conn *c) {
-    sy_error err = SY_STRUCT_INIT(sy_error);
-    assert_int_equal(sy_conn_send(c, "through", 7, 3000, &err), SY_OK);
-    char buf[16];
-    size_t got = 0, all = 0;
-    while (all < 7) {
-        assert_int_equal(sy_conn_recv(c, buf + all, sizeof buf - all, 3000, &got, &err), SY_OK);
-        assert_true(got > 0);
-        all += got;
-    }
-    assert_memory_equal(buf, "through", 7);
-}
-
 /* node "svc" reached through proxy node "px" at port, asked with protocol. */
 static sy_router *one_hop(int port, const char *protocol, const char *cookie, int dest_port) {
     char config[2048];
@@ -112,7 +76,7 @@ static sy_router *one_hop(int port, const char *protocol, const char *cookie, in
 static void through_one(int port, const char *protocol, const char *cookie) {
     sy_router *r = one_hop(port, protocol, cookie, echo_port);
     run x;
-    connect_run(r, "svc", &x);
+    connect_run(r, "svc", NULL, &x);
     assert_int_equal(x.rc, SY_OK);
     assert_int_equal(x.count, 1);
     assert_int_equal(x.at[0].proxy_count, 1);
@@ -123,7 +87,7 @@ static void through_one(int port, const char *protocol, const char *cookie) {
     char peer[32];
     snprintf(peer, sizeof peer, "127.0.0.1:%d", port);
     assert_string_equal(info.peer, peer); /* the first hop is what we dialled */
-    ping(x.conn);
+    echo_text(x.conn, "through");
     sy_conn_close(x.conn);
     sy_router_free(r);
 }
@@ -143,12 +107,12 @@ static void socks5_credentials(void **state) {
     through_one(socks_auth.port, "socks5", "sy:s3cret");
     sy_router *r = one_hop(socks_auth.port, "socks5", "sy:wrong", echo_port);
     run x;
-    connect_run(r, "svc", &x);
+    connect_run(r, "svc", NULL, &x);
     assert_int_equal(x.rc, SY_ECONNECT);
     assert_non_null(strstr(x.at[0].message, "socks5"));
     sy_router_free(r);
     r = one_hop(socks_auth.port, "socks5", NULL, echo_port);
-    connect_run(r, "svc", &x);
+    connect_run(r, "svc", NULL, &x);
     assert_int_equal(x.rc, SY_ECONNECT);
     assert_non_null(strstr(x.at[0].message, "authentication"));
     sy_router_free(r);
@@ -167,10 +131,10 @@ static void two_hop_chain(void **state) {
              socks.port, echo_port, tiny.port);
     sy_router *r = router_with(config);
     run x;
-    connect_run(r, "svc", &x);
+    connect_run(r, "svc", NULL, &x);
     assert_int_equal(x.rc, SY_OK);
     assert_int_equal(x.at[0].proxy_count, 2);
-    ping(x.conn);
+    echo_text(x.conn, "through");
     sy_conn_close(x.conn);
     sy_router_free(r);
 }
@@ -194,13 +158,13 @@ static void proxy_refusal_falls_over(void **state) {
                  cases[i].port, dead, cases[i].protocol, echo_port, cases[i].protocol);
         sy_router *r = router_with(config);
         run x;
-        connect_run(r, "svc", &x);
+        connect_run(r, "svc", NULL, &x);
         assert_int_equal(x.rc, SY_OK);
         assert_int_equal(x.count, 2);
         assert_int_equal(x.at[0].status, SY_ECONNECT);
         assert_non_null(strstr(x.at[0].message, cases[i].protocol));
         assert_int_equal(x.at[1].status, SY_OK);
-        ping(x.conn);
+        echo_text(x.conn, "through");
         sy_conn_close(x.conn);
         sy_router_free(r);
     }

@@ -19,10 +19,11 @@
 #include <switchyard/switchyard.h>
 
 #include "support/certs.h"
+#include "support/connect_run.h"
 #include "support/plugin_dir.h"
 #include "support/tls_server.h"
 
-#define MAXA 8
+#define MAXA CONNECT_RUN_MAX
 
 static test_certs certs;
 
@@ -80,41 +81,6 @@ static const char *ca_profile(void) {
     return profile_ca;
 }
 
-typedef struct run {
-    int rc;
-    sy_conn *conn;
-    sy_attempt at[MAXA];
-    size_t count;
-    sy_error err;
-} run;
-
-static void connect_run(sy_router *r, run *x) {
-    sy_request *q = NULL;
-    assert_int_equal(sy_request_new(r, &q, NULL), SY_OK);
-    assert_int_equal(sy_request_set_node(q, "svc"), SY_OK);
-    memset(x, 0, sizeof *x);
-    sy_connect_result res = SY_STRUCT_INIT(sy_connect_result);
-    res.attempts = x->at;
-    res.attempt_cap = MAXA;
-    x->err = SY_STRUCT_INIT(sy_error);
-    x->rc = sy_router_connect(r, q, NULL, &x->conn, &res, &x->err);
-    x->count = res.attempt_count;
-    sy_request_free(q);
-}
-
-static void ping(sy_conn *c) {
-    sy_error err = SY_STRUCT_INIT(sy_error);
-    assert_int_equal(sy_conn_send(c, "hello", 5, 2000, &err), SY_OK);
-    char buf[8];
-    size_t got = 0, all = 0;
-    while (all < 5) {
-        assert_int_equal(sy_conn_recv(c, buf + all, sizeof buf - all, 2000, &got, &err), SY_OK);
-        assert_true(got > 0);
-        all += got;
-    }
-    assert_memory_equal(buf, "hello", 5);
-}
-
 /* One bad server first, a good one second: the bad attempt fails as
  * expected and the good one connects. */
 static void falls_over(tls_server *bad, int status, uint32_t outcome, const char *why,
@@ -123,7 +89,7 @@ static void falls_over(tls_server *bad, int status, uint32_t outcome, const char
     int ports[2] = {tls_server_port(bad), tls_server_port(good)};
     sy_router *r = tls_routes(ports, 2, "localhost", ca_profile(), connect, NULL);
     run x;
-    connect_run(r, &x);
+    connect_run(r, "svc", NULL, &x);
     if (x.rc) fprintf(stderr, "connect: %s\n", x.err.message);
     assert_int_equal(x.rc, SY_OK);
     assert_int_equal(x.count, 2);
@@ -138,7 +104,7 @@ static void falls_over(tls_server *bad, int status, uint32_t outcome, const char
     assert_true(info.tls);
     assert_non_null(info.tls_version);
     assert_non_null(info.tls_ciphersuite);
-    ping(x.conn);
+    echo_text(x.conn, "hello");
     sy_conn_close(x.conn);
     sy_router_free(r);
     tls_server_stop(good);
@@ -183,7 +149,7 @@ static void profiles_and_defaults(void **state) {
     run x;
     /* insecure_skip_verify, only when asked for */
     sy_router *r = tls_routes(p1, 1, "localhost", "{\"insecure_skip_verify\": true}", NULL, NULL);
-    connect_run(r, &x);
+    connect_run(r, "svc", NULL, &x);
     assert_int_equal(x.rc, SY_OK);
     sy_conn_close(x.conn);
     sy_router_free(r);
@@ -193,15 +159,15 @@ static void profiles_and_defaults(void **state) {
     char connect[1024];
     snprintf(connect, sizeof connect, "{\"tls\": {\"ca_file\": \"%s\"}}", certs.ca_cert);
     r = tls_routes(p2, 1, "localhost", NULL, connect, NULL);
-    connect_run(r, &x);
+    connect_run(r, "svc", NULL, &x);
     assert_int_equal(x.rc, SY_OK);
-    ping(x.conn);
+    echo_text(x.conn, "hello");
     sy_conn_close(x.conn);
     sy_router_free(r);
 
     /* by IP: verified against the certificate's IP address, no SNI sent */
     r = tls_routes(p2, 1, "127.0.0.1", ca_profile(), NULL, NULL);
-    connect_run(r, &x);
+    connect_run(r, "svc", NULL, &x);
     assert_int_equal(x.rc, SY_OK);
     char sni[64];
     assert_int_equal(tls_server_last_sni(good, sni, sizeof sni), 0);
@@ -212,7 +178,7 @@ static void profiles_and_defaults(void **state) {
     char prof[1024];
     snprintf(prof, sizeof prof, "{\"ca_file\": \"%s\", \"server_name\": \"localhost\"}", certs.ca_cert);
     r = tls_routes(p2, 1, "127.0.0.1", prof, NULL, NULL);
-    connect_run(r, &x);
+    connect_run(r, "svc", NULL, &x);
     assert_int_equal(x.rc, SY_OK);
     assert_int_equal(tls_server_last_sni(good, sni, sizeof sni), 1);
     assert_string_equal(sni, "localhost");
@@ -222,7 +188,7 @@ static void profiles_and_defaults(void **state) {
     /* the CA as a directory */
     snprintf(prof, sizeof prof, "{\"ca_dir\": \"%s\"}", certs.ca_dir);
     r = tls_routes(p2, 1, "localhost", prof, NULL, NULL);
-    connect_run(r, &x);
+    connect_run(r, "svc", NULL, &x);
     assert_int_equal(x.rc, SY_OK);
     sy_conn_close(x.conn);
     sy_router_free(r);
@@ -236,7 +202,7 @@ static void client_certificate(void **state) {
     int p[1] = {tls_server_port(s)};
     run x;
     sy_router *r = tls_routes(p, 1, "localhost", ca_profile(), NULL, NULL);
-    connect_run(r, &x);
+    connect_run(r, "svc", NULL, &x);
     assert_int_not_equal(x.rc, SY_OK);
     assert_int_equal(x.at[0].outcome, SY_OUTCOME_TLS_ERROR);
     sy_router_free(r);
@@ -245,9 +211,9 @@ static void client_certificate(void **state) {
     snprintf(prof, sizeof prof, "{\"ca_file\": \"%s\", \"cert_file\": \"%s\", \"key_file\": \"%s\"}",
              certs.ca_cert, certs.client_cert, certs.client_key);
     r = tls_routes(p, 1, "localhost", prof, NULL, NULL);
-    connect_run(r, &x);
+    connect_run(r, "svc", NULL, &x);
     assert_int_equal(x.rc, SY_OK);
-    ping(x.conn);
+    echo_text(x.conn, "hello");
     sy_conn_close(x.conn);
     sy_router_free(r);
     tls_server_stop(s);
@@ -259,14 +225,14 @@ static void pooled_tls_connection(void **state) {
     int p[1] = {tls_server_port(s)};
     sy_router *r = tls_routes(p, 1, "localhost", ca_profile(), NULL, NULL);
     run x;
-    connect_run(r, &x);
+    connect_run(r, "svc", NULL, &x);
     assert_int_equal(x.rc, SY_OK);
-    ping(x.conn);
+    echo_text(x.conn, "hello");
     sy_conn_release(x.conn);
-    connect_run(r, &x);
+    connect_run(r, "svc", NULL, &x);
     assert_int_equal(x.rc, SY_OK);
     assert_true(x.at[0].flags & SY_ATTEMPT_POOLED);
-    ping(x.conn);
+    echo_text(x.conn, "hello");
     sy_conn_close(x.conn);
     assert_int_equal(tls_server_handshakes(s), 1);
     sy_router_free(r);
@@ -314,7 +280,7 @@ static void async_tls(void **state) {
     assert_int_equal(b.count, 2);
     assert_int_equal(b.at[0].status, SY_ETLS);
     assert_non_null(strstr(b.at[0].message, "expired"));
-    ping(b.conn);
+    echo_text(b.conn, "hello");
     sy_conn_close(b.conn);
     sy_request_free(q);
     sy_router_free(r);
