@@ -10,7 +10,7 @@ struct Conn {
     int fd = -1;
     net::TlsSession *tls = nullptr;
     bool reused = false;
-    bool broken = false;       // an I/O error: never pooled
+    std::atomic<bool> broken{false}; // an I/O error: never pooled (a sender and a receiver may race to set it)
     uint32_t port = 0;
     uint32_t proxy_count = 0;
     char *pool_key = nullptr;  // endpoint + TLS + hops: which connections are interchangeable

@@ -444,7 +444,8 @@ SY_API int sy_router_report(sy_router *router, const sy_target *target,
 /* ---------------------------------------------------------------- connections */
 
 /* An open connection: single owner. Bytes go through sy_conn_send and
- * sy_conn_recv, which work the same over TCP and TLS. */
+ * sy_conn_recv, which work the same over TCP and TLS. Over plain TCP one
+ * thread may send while another receives; over TLS calls must not overlap. */
 typedef struct sy_conn sy_conn;
 
 enum sy_attempt_flags {

@@ -1,0 +1,3 @@
+module switchyard.dev/switchyard
+
+go 1.19

@@ -1,0 +1,262 @@
+package switchyard
+
+/*
+#include <stdlib.h>
+#include <switchyard/switchyard.h>
+*/
+import "C"
+
+import (
+	"time"
+	"unsafe"
+)
+
+// Target flags (enum sy_target_flags), in Target.Flags.
+const (
+	TargetHasShard    = C.SY_TARGET_HAS_SHARD
+	TargetHasWeight   = C.SY_TARGET_HAS_WEIGHT
+	TargetTLS         = C.SY_TARGET_TLS
+	TargetReplica     = C.SY_TARGET_REPLICA
+	TargetDown        = C.SY_TARGET_DOWN
+	TargetNoShardPort = C.SY_TARGET_NO_SHARD_PORT
+)
+
+// TLSProfile is a target's TLS material (static_routes' tls_profile).
+type TLSProfile struct {
+	InsecureSkipVerify bool
+	CAFile, CADir      string
+	CertFile, KeyFile  string
+	ServerName         string
+}
+
+// ProxyHop is one hop a connection to a target tunnels through.
+type ProxyHop struct {
+	Protocol string // "http_connect" or "socks5"
+	Node     string
+	Host     string // "": resolved when connecting
+	Port     int
+	TLS      bool
+	Cookie   string
+}
+
+// Target is one step of a plan, copied out of the C plan.
+type Target struct {
+	Node       string
+	Host       string // "" when Error is set
+	Port       int    // 0 when Error is set
+	Shard      *int
+	Weight     *int
+	Datacenter string
+	Rack       string
+	URL        string
+	TLS        bool
+	Replica    bool
+	Down       bool
+	Error      string   // set when a translator could not translate the target
+	Via        []string // the plugins that produced and translated it, in order
+	ViaDetail  []string // what each one used, as JSON text ("" when nothing)
+	Cookie     string
+	TLSProfile *TLSProfile
+	FlagNames  []string
+	UserFlags  uint64
+	LogLevel   LogLevel // 0: the router's
+	Proxies    []ProxyHop
+	Flags      uint32 // raw enum sy_target_flags
+	NodeIndex  uint32 // index in the topology snapshot, or 0xFFFFFFFF
+	Epoch      uint64 // snapshot the target came from
+}
+
+func goString(p *C.char) string {
+	if p == nil {
+		return ""
+	}
+	return C.GoString(p)
+}
+
+func copyTarget(t *C.sy_target) Target {
+	g := Target{
+		Node:       goString(t.node),
+		Host:       goString(t.host),
+		Port:       int(t.port),
+		Datacenter: goString(t.datacenter),
+		Rack:       goString(t.rack),
+		URL:        goString(t.url),
+		Error:      goString(t.error),
+		Cookie:     goString(t.cookie),
+		UserFlags:  uint64(t.user_flags),
+		LogLevel:   LogLevel(t.log_level),
+		Flags:      uint32(t.flags),
+		NodeIndex:  uint32(t.node_index),
+		Epoch:      uint64(t.epoch),
+	}
+	g.TLS = g.Flags&TargetTLS != 0
+	g.Replica = g.Flags&TargetReplica != 0
+	g.Down = g.Flags&TargetDown != 0
+	if g.Flags&TargetHasShard != 0 {
+		s := int(t.shard)
+		g.Shard = &s
+	}
+	if g.Flags&TargetHasWeight != 0 {
+		w := int(t.weight)
+		g.Weight = &w
+	}
+	for i := 0; i < int(t.via_count) && i < C.SY_VIA_MAX; i++ {
+		g.Via = append(g.Via, goString(t.via[i]))
+		g.ViaDetail = append(g.ViaDetail, goString(t.via_detail[i]))
+	}
+	if p := t.tls_profile; p != nil {
+		g.TLSProfile = &TLSProfile{InsecureSkipVerify: p.insecure_skip_verify != 0,
+			CAFile: goString(p.ca_file), CADir: goString(p.ca_dir), CertFile: goString(p.cert_file),
+			KeyFile: goString(p.key_file), ServerName: goString(p.server_name)}
+	}
+	if t.flag_names != nil {
+		for _, n := range unsafe.Slice(t.flag_names, int(t.flag_name_count)) {
+			g.FlagNames = append(g.FlagNames, goString(n))
+		}
+	}
+	if t.proxies != nil {
+		for _, h := range unsafe.Slice(t.proxies, int(t.proxy_count)) {
+			proto := "http_connect"
+			if h.protocol == C.SY_PROXY_SOCKS5 {
+				proto = "socks5"
+			}
+			g.Proxies = append(g.Proxies, ProxyHop{Protocol: proto, Node: goString(h.node),
+				Host: goString(h.host), Port: int(h.port), TLS: h.tls != 0, Cookie: goString(h.cookie)})
+		}
+	}
+	return g
+}
+
+// Plan returns the targets for req, in order. An empty plan is an error
+// (errors.Is(err, ErrNoRoute)).
+func (r *Router) Plan(req *Request) ([]Target, error) {
+	return r.PlanN(req, 0)
+}
+
+// PlanN is Plan stopping after at most limit targets (0: no limit); the
+// plan is lazy, so the targets after the limit are never computed.
+func (r *Router) PlanN(req *Request, limit int) ([]Target, error) {
+	var targets []Target
+	err := r.use(func(cr *C.sy_router) error {
+		creq, err := req.build(cr)
+		if err != nil {
+			return err
+		}
+		defer C.sy_request_free(creq)
+		size := C.sy_router_plan_size(cr)
+		if size < C.sizeof_sy_plan_storage {
+			size = C.sizeof_sy_plan_storage
+		}
+		storage := C.malloc(size)
+		defer C.free(storage)
+		var plan *C.sy_plan
+		cerr := newCError()
+		if rc := C.sy_plan_init(cr, creq, storage, size, &plan, &cerr); rc != C.SY_OK {
+			return newError(rc, &cerr)
+		}
+		defer C.sy_plan_release(plan)
+		var t C.sy_target
+		for limit <= 0 || len(targets) < limit {
+			t = C.sy_target{struct_size: C.sizeof_sy_target}
+			rc := C.sy_plan_next(plan, &t)
+			if rc == 0 {
+				break
+			}
+			if rc < 0 {
+				return newError(rc, nil)
+			}
+			targets = append(targets, copyTarget(&t))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return targets, nil
+}
+
+// OutcomeKind is an enum sy_outcome_kind.
+type OutcomeKind uint32
+
+const (
+	OutcomeSuccess      OutcomeKind = C.SY_OUTCOME_SUCCESS
+	OutcomeTimeout      OutcomeKind = C.SY_OUTCOME_TIMEOUT
+	OutcomeRefused      OutcomeKind = C.SY_OUTCOME_REFUSED
+	OutcomeReset        OutcomeKind = C.SY_OUTCOME_RESET
+	OutcomeTLSError     OutcomeKind = C.SY_OUTCOME_TLS_ERROR
+	OutcomeResolveError OutcomeKind = C.SY_OUTCOME_RESOLVE_ERROR
+	OutcomeOverloaded   OutcomeKind = C.SY_OUTCOME_OVERLOADED
+	OutcomeOtherError   OutcomeKind = C.SY_OUTCOME_OTHER_ERROR
+)
+
+var outcomeNames = [...]string{"success", "timeout", "refused", "reset", "tls_error",
+	"resolve_error", "overloaded", "other_error"}
+
+func (k OutcomeKind) String() string {
+	if int(k) < len(outcomeNames) {
+		return outcomeNames[k]
+	}
+	return "unknown"
+}
+
+// Outcome is what happened at a target.
+type Outcome struct {
+	Kind    OutcomeKind
+	Latency time.Duration
+}
+
+// Report feeds what happened at a target (from Plan) back to the plugins
+// that produced it (latency awareness, shard eviction...).
+func (r *Router) Report(t Target, o Outcome) error {
+	return r.use(func(cr *C.sy_router) error {
+		ct := (*C.sy_target)(C.calloc(1, C.sizeof_sy_target))
+		defer C.free(unsafe.Pointer(ct))
+		var frees []*C.char
+		cstr := func(s string) *C.char {
+			if s == "" {
+				return nil
+			}
+			p := C.CString(s)
+			frees = append(frees, p)
+			return p
+		}
+		defer func() {
+			for _, p := range frees {
+				C.free(unsafe.Pointer(p))
+			}
+		}()
+		ct.struct_size = C.sizeof_sy_target
+		ct.flags = C.uint32_t(t.Flags)
+		ct.node = cstr(t.Node)
+		ct.host = cstr(t.Host)
+		ct.port = C.uint32_t(t.Port)
+		if t.Shard != nil {
+			ct.shard = C.int32_t(*t.Shard)
+		}
+		if t.Weight != nil {
+			ct.weight = C.int32_t(*t.Weight)
+		}
+		ct.datacenter = cstr(t.Datacenter)
+		ct.rack = cstr(t.Rack)
+		ct.url = cstr(t.URL)
+		ct.error = cstr(t.Error)
+		ct.cookie = cstr(t.Cookie)
+		for i, v := range t.Via {
+			if i == C.SY_VIA_MAX {
+				break
+			}
+			ct.via[i] = cstr(v)
+			ct.via_count = C.uint32_t(i + 1)
+		}
+		ct.node_index = C.uint32_t(t.NodeIndex)
+		ct.epoch = C.uint64_t(t.Epoch)
+		ct.user_flags = C.uint64_t(t.UserFlags)
+		ct.log_level = C.uint32_t(t.LogLevel)
+		out := C.sy_outcome{struct_size: C.sizeof_sy_outcome, kind: C.uint32_t(o.Kind),
+			latency_ns: C.uint64_t(o.Latency.Nanoseconds())}
+		if rc := C.sy_router_report(cr, ct, &out); rc != C.SY_OK {
+			return newError(rc, nil)
+		}
+		return nil
+	})
+}
