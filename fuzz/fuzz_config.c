@@ -45,6 +45,15 @@ static const char wrap_head[] =
     " {\"id\": \"n2\", \"host\": \"10.0.0.2\", \"port\": 25520}]},"
     " \"selector\": {\"plugin\": \"shard_map\", \"config\": ";
 static const char wrap_tail[] = "}}";
+#elif defined(SYF_WRAP_SERVICE_MAP)
+/* ... and as fuzz_service_map: a topology (nodes, the services registry,
+ * its source) that service_map indexes, planned by service and contact. */
+static const char wrap_head[] =
+    "{\"selector\": {\"plugin\": \"service_map\", \"config\": {\"contact_points\":"
+    " [\"seed-1.example.com:25520\", \"10.0.0.9:25520\", \"[::1]:25520\"],"
+    " \"preferred_datacenter\": \"dc1\", \"liveness_ms\": 1000, \"seed\": 1}},"
+    " \"topology\": ";
+static const char wrap_tail[] = "}";
 #endif
 
 struct outcome {
@@ -82,6 +91,17 @@ static void plan_requests(sy_router *router)
     /* an entity: what shard_map plans (user-42 is shard 87 of 100) */
     if (sy_request_set_entity(req, "counter", "user-42") != SY_OK) syf_fail("sy_request_set_entity failed");
     syf_plan(router, req);
+#ifdef SYF_WRAP_SERVICE_MAP
+    /* what service_map plans: a service (filtered or not), the contact points */
+    static const char *const svc_requests[] = {
+        "{\"service\": \"payment\"}", "{\"service\": \"payment\", \"service_filter\": {\"zone\": \"a\"}}",
+        "{\"service\": \"svc\", \"service_filter\": {\"v\": 1, \"tls\": true}}", "{\"contact\": true}"};
+    for (size_t i = 0; i < sizeof svc_requests / sizeof svc_requests[0]; i++) {
+        if (sy_request_parse_json(req, svc_requests[i], strlen(svc_requests[i]), &err) != SY_OK)
+            syf_fail("sy_request_parse_json: %s", err.message);
+        syf_plan(router, req);
+    }
+#endif
     sy_request_free(req);
 }
 
@@ -139,7 +159,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     syf_init();
     int inject = syf_begin(data, size);
     const char *json = (const char *)data;
-#if defined(SYF_WRAP_STATIC_ROUTES) || defined(SYF_WRAP_CLIENT_ROUTES) || defined(SYF_WRAP_SHARD_MAP)
+#if defined(SYF_WRAP_STATIC_ROUTES) || defined(SYF_WRAP_CLIENT_ROUTES) || defined(SYF_WRAP_SHARD_MAP) || \
+    defined(SYF_WRAP_SERVICE_MAP)
     static char wrapped[sizeof wrap_head + SYF_MAX_INPUT + sizeof wrap_tail];
     memcpy(wrapped, wrap_head, sizeof wrap_head - 1);
     memcpy(wrapped + sizeof wrap_head - 1, data, size);

@@ -3,6 +3,7 @@
 
 #include <cstdarg>
 #include <cstdio>
+#include <ctime>
 #include <thread>
 
 #include "connect/connector.hpp"
@@ -39,6 +40,14 @@ void drain_retired(Router *r, bool all) {
         *link = s->retired_next;
         snapshot_destroy(s);
     }
+}
+
+// The router's clock (sy_router_options.clock_ns), as sy_host.now_ns reads it.
+uint64_t router_now(const Router *r) {
+    if (r->clock_fn) return r->clock_fn(r->clock_data);
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
 }
 
 // Which stripe this thread counts itself on.
@@ -119,6 +128,8 @@ int router_publish(Router *r, Topology *t, sy_error *err) {
     s->router = r;
     s->topo = t;
     std::lock_guard<std::mutex> g(r->update_mu);
+    // The topology's age starts here; republish keeps it (same topology).
+    t->view.published_ns = router_now(r);
     return publish_locked(r, s, err);
 }
 
@@ -214,6 +225,18 @@ SY_API int sy_router_update_topology_json(sy_router *router, const char *json, s
 SY_API uint64_t sy_router_epoch(const sy_router *router) {
     if (!valid_router(router)) return 0;
     return reinterpret_cast<const Router *>(router)->epoch.load();
+}
+
+SY_API int sy_router_topology_age(const sy_router *router, uint64_t *age_ns) {
+    if (!valid_router(router) || !age_ns) return SY_EINVAL;
+    // Pinning the snapshot only counts a reader in: the router is not changed.
+    Router *r = const_cast<Router *>(reinterpret_cast<const Router *>(router));
+    Snapshot *s = snapshot_acquire(r);
+    uint64_t at = s->view.published_ns;
+    snapshot_release(s);
+    uint64_t now = router_now(r);
+    *age_ns = now > at ? now - at : 0;
+    return SY_OK;
 }
 
 SY_API int sy_router_report(sy_router *router, const sy_target *target,

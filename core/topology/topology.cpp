@@ -1,5 +1,6 @@
 #include "topology/topology.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -8,10 +9,12 @@ namespace sy {
 
 namespace {
 
-const char *const kTopologyKeys[] = {"nodes", "keyspaces", "services", nullptr};
+const char *const kTopologyKeys[] = {"nodes", "keyspaces", "services", "source", nullptr};
 const char *const kNodeKeys[] = {"id",     "name",   "host", "port", "datacenter",
                                  "rack",   "shards", "tokens", "up", nullptr};
 const char *const kKeyspaceKeys[] = {"name", "strategy", "replication", nullptr};
+const char *const kServiceKeys[] = {"key", "instances", nullptr};
+const char *const kInstanceKeys[] = {"node", "host", "port", "attributes", nullptr};
 
 // Shared by the JSON and C paths so both validate alike.
 struct NodeSpec {
@@ -207,6 +210,113 @@ int parse_node(Topology &t, const cJSON *n, Vec<int64_t> &tokens, Path &path, in
     return store_node(t, s, tokens.data(), tokens.size(), path, code, err);
 }
 
+// "host:port" or "[v6]:port": a non-empty host and a port 1..65535.
+bool is_host_port(const char *s) {
+    const char *colon = std::strrchr(s, ':');
+    if (!colon || colon == s || !colon[1]) return false;
+    if (s[0] == '[' ? colon[-1] != ']' || colon - s < 3 : std::memchr(s, ':', static_cast<size_t>(colon - s)) != nullptr)
+        return false;
+    long port = 0;
+    for (const char *p = colon + 1; *p; p++) {
+        if (*p < '0' || *p > '9' || (port = port * 10 + (*p - '0')) > 65535) return false;
+    }
+    return port >= 1;
+}
+
+struct KeyAt {
+    const char *key;
+    size_t index;
+};
+
+// One instance of a service: a topology node, or its own host and port (or
+// both: its own address on that node, whose datacenter and state it takes).
+int check_instance(const cJSON *in, const Vec<const char *> &ids, Path &path, int code,
+                   sy_error *err) {
+    if (!cJSON_IsObject(in)) return fail(err, code, path.c_str(), "expected an object, got %s", json_type_name(in));
+    int rc = json_check_keys(in, kInstanceKeys, path, code, err);
+    const char *node = nullptr, *host = nullptr;
+    int64_t port = 0;
+    if (rc || (rc = json_opt_string(in, "node", path, code, &node, err)) ||
+        (rc = json_opt_string(in, "host", path, code, &host, err)) ||
+        (rc = json_opt_int(in, "port", path, code, 1, 65535, &port, err)))
+        return rc;
+    if (node) {
+        const char *const *end = ids.data() + ids.size();
+        const char *const *at = std::lower_bound(ids.data(), end, node,
+                                                 [](const char *a, const char *b) { return std::strcmp(a, b) < 0; });
+        if (at == end || std::strcmp(*at, node) != 0) {
+            PathScope ps(path, "node");
+            return fail(err, code, path.c_str(), "'%.100s' is not a node of this topology", node);
+        }
+    }
+    if (host && !*host) {
+        PathScope ps(path, "host");
+        return fail(err, code, path.c_str(), "a host must not be empty");
+    }
+    if (!node && (!host || !port))
+        return fail(err, code, path.c_str(), "an instance needs a \"node\", or a \"host\" and a \"port\"");
+    const cJSON *attrs = cJSON_GetObjectItemCaseSensitive(in, "attributes");
+    if (!attrs) return SY_OK;
+    PathScope ps(path, "attributes");
+    if (!cJSON_IsObject(attrs))
+        return fail(err, code, path.c_str(), "expected an object, got %s", json_type_name(attrs));
+    for (const cJSON *a = attrs->child; a; a = a->next) {
+        PathScope pa(path, a->string);
+        for (const cJSON *o = attrs->child; o != a; o = o->next)
+            if (std::strcmp(o->string, a->string) == 0) return fail(err, code, path.c_str(), "duplicate key");
+        if (!cJSON_IsString(a) && !cJSON_IsNumber(a) && !cJSON_IsBool(a))
+            return fail(err, code, path.c_str(), "an attribute is a string, a number or a boolean, got %s",
+                        json_type_name(a));
+    }
+    return SY_OK;
+}
+
+// The service registry: [{"key", "instances": [...]}], keys unique.
+int check_services(const Topology &t, const cJSON *svc, Path &path, int code, sy_error *err) {
+    Vec<const char *> ids(t.alloc); // node ids, sorted, for instances' "node"
+    Vec<KeyAt> keys(t.alloc);
+    if (!ids.reserve(t.node_count ? t.node_count : 1))
+        return fail(err, SY_ENOMEM, path.c_str(), "out of memory");
+    for (size_t i = 0; i < t.node_count; i++) ids.push(t.nodes[i].id);
+    std::sort(ids.begin(), ids.end(), [](const char *a, const char *b) { return std::strcmp(a, b) < 0; });
+    size_t i = 0;
+    for (const cJSON *s = svc->child; s; s = s->next, i++) {
+        PathScope pi(path, i);
+        if (!cJSON_IsObject(s)) return fail(err, code, path.c_str(), "expected an object, got %s", json_type_name(s));
+        int rc = json_check_keys(s, kServiceKeys, path, code, err);
+        const char *key = nullptr;
+        if (rc || (rc = json_opt_string(s, "key", path, code, &key, err))) return rc;
+        if (!key || !*key) {
+            PathScope pk(path, "key");
+            return fail(err, code, path.c_str(), "a service needs a non-empty key");
+        }
+        if (!keys.push(KeyAt{key, i})) return fail(err, SY_ENOMEM, path.c_str(), "out of memory");
+        const cJSON *ins = cJSON_GetObjectItemCaseSensitive(s, "instances");
+        if (!ins) continue;
+        PathScope pn(path, "instances");
+        if (!cJSON_IsArray(ins)) return fail(err, code, path.c_str(), "expected an array, got %s", json_type_name(ins));
+        size_t j = 0;
+        for (const cJSON *in = ins->child; in; in = in->next, j++) {
+            PathScope pj(path, j);
+            if ((rc = check_instance(in, ids, path, code, err))) return rc;
+        }
+    }
+    // A key given twice would leave which one a lookup finds to chance.
+    // Sorted by key, then position: a repeat names the later of the two.
+    std::sort(keys.begin(), keys.end(), [](const KeyAt &a, const KeyAt &b) {
+        int c = std::strcmp(a.key, b.key);
+        return c ? c < 0 : a.index < b.index;
+    });
+    for (size_t k = 1; k < keys.size(); k++)
+        if (std::strcmp(keys[k - 1].key, keys[k].key) == 0) {
+            PathScope pi(path, keys[k].index);
+            PathScope pk(path, "key");
+            return fail(err, code, path.c_str(), "duplicate service key '%.100s' (also services[%zu])", keys[k].key,
+                        keys[k - 1].index);
+        }
+    return SY_OK;
+}
+
 } // namespace
 
 Topology::~Topology() { json_delete(alloc, document); }
@@ -285,6 +395,18 @@ int topology_from_json(const Alloc &a, cJSON *doc, const cJSON *obj, Path &path,
             for (const cJSON *k = kss ? kss->child : nullptr; k; k = k->next, i++) {
                 PathScope pi(path, i);
                 if ((rc = store_keyspace(*t, k, path, code, err))) goto done;
+            }
+        }
+        if (svc) {
+            PathScope ps(path, "services");
+            if ((rc = check_services(*t, svc, path, code, err))) goto done;
+        }
+        if (const cJSON *src = cJSON_GetObjectItemCaseSensitive(obj, "source")) {
+            // The contact endpoint the host received this topology from.
+            PathScope ps(path, "source");
+            if (!cJSON_IsString(src) || !is_host_port(src->valuestring)) {
+                rc = fail(err, code, path.c_str(), "expected \"host:port\" (the endpoint this topology came from)");
+                goto done;
             }
         }
         // The tokens now live in the nodes; a large ring's token strings

@@ -67,6 +67,10 @@ typedef struct sy_topology {
      * "services"), or NULL; nodes' "tokens" are removed from it: read them
      * from nodes[]. */
     const sy_json *document;
+    /* Since 0.3: when the core published this topology, on sy_host.now_ns's
+     * clock (the router's); republishing a plugin's own tables keeps it, so
+     * now_ns() - published_ns is sy_router_topology_age(). */
+    uint64_t published_ns;
 } sy_topology;
 
 #define SY_TOPOLOGY_NODE(t, i) \

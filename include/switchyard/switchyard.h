@@ -273,6 +273,12 @@ SY_API int sy_router_update_topology_json(sy_router *router, const char *json, s
                                           sy_error *err);
 /* Monotonic number of the current snapshot (1 after creation). */
 SY_API uint64_t sy_router_epoch(const sy_router *router);
+/* Since 0.3. How old the current topology is: *age_ns = now minus the time
+ * it was published (by sy_router_new, or the last sy_router_update_topology
+ * or _json), on the router's clock (sy_router_options.clock_ns). A plugin
+ * republishing its own tables does not reset it. Hosts compare it with their
+ * liveness window, to see a stale topology rather than serve it silently. */
+SY_API int sy_router_topology_age(const sy_router *router, uint64_t *age_ns);
 
 /* ---------------------------------------------------------------- requests */
 
