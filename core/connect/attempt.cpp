@@ -28,14 +28,6 @@ void copy_str(char *dst, size_t cap, const char *src) {
     dst[n] = 0;
 }
 
-const sy_proxy_hop *hop_at(const sy_target &t, uint32_t i) {
-    size_t stride = t.proxies[0].struct_size;
-    return reinterpret_cast<const sy_proxy_hop *>(reinterpret_cast<const char *>(t.proxies) +
-                                                  i * stride);
-}
-
-const char *hop_host(const sy_proxy_hop *h) { return h->host ? h->host : h->node; }
-
 void format_addr(const sockaddr_storage &ss, char *out, size_t cap) {
     char ip[INET6_ADDRSTRLEN] = "?";
     if (ss.ss_family == AF_INET) {
@@ -50,6 +42,16 @@ void format_addr(const sockaddr_storage &ss, char *out, size_t cap) {
 }
 
 } // namespace
+
+Candidate &Candidate::operator=(const Candidate &o) {
+    if (this == &o) return *this;
+    std::memcpy(static_cast<void *>(this), &o, sizeof *this); // plain data throughout
+    t.node = o.t.node ? node : nullptr;
+    t.host = o.t.host ? host : nullptr;
+    t.datacenter = o.t.datacenter ? datacenter : nullptr;
+    t.rack = o.t.rack ? rack : nullptr;
+    return *this;
+}
 
 bool candidate_from(Candidate *c, const sy_target *t) {
     c->t = *t;

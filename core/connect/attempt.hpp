@@ -7,7 +7,8 @@
 
 namespace sy {
 
-// A plan target copied out of the plan, so it outlives sy_plan_next.
+// A plan target copied out of the plan, so it outlives sy_plan_next. Its
+// strings point into its own buffers, and a copy points into the copy's.
 struct Candidate {
     sy_target t;
     char node[256];
@@ -18,10 +19,23 @@ struct Candidate {
     bool deferred = false;
     bool probe = false;
     Endpoint *ep = nullptr; // its statistics, circuit and pool (NULL: table full)
+
+    Candidate() = default;
+    Candidate(const Candidate &o) { *this = o; }
+    Candidate &operator=(const Candidate &o);
 };
 
 // Copies *t; false when its host does not fit (the message says so).
 bool candidate_from(Candidate *c, const sy_target *t);
+
+// Hop i of a target's proxy chain (the array's stride is its first struct_size).
+inline const sy_proxy_hop *hop_at(const sy_target &t, uint32_t i) {
+    size_t stride = t.proxies[0].struct_size;
+    return reinterpret_cast<const sy_proxy_hop *>(reinterpret_cast<const char *>(t.proxies) +
+                                                  i * stride);
+}
+
+inline const char *hop_host(const sy_proxy_hop *h) { return h->host ? h->host : h->node; }
 
 enum class Step { Done, Read, Write, Failed };
 

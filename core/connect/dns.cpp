@@ -8,6 +8,7 @@
 
 #include "connect/asio.hpp"
 #include "connect/conn.hpp"
+#include "connect/ip_literal.hpp"
 
 namespace sy {
 
@@ -29,24 +30,20 @@ void addrs_set_port(Addrs *a, uint32_t port) {
 }
 
 bool addrs_from_literal(const char *host, uint32_t port, Addrs *out) {
-    char buf[INET6_ADDRSTRLEN + 2];
-    size_t n = std::strlen(host);
-    if (n >= 2 && host[0] == '[' && host[n - 1] == ']' && n - 2 < sizeof buf) {
-        std::memcpy(buf, host + 1, n - 2);
-        buf[n - 2] = 0;
-        host = buf;
-    }
+    unsigned char ip[16];
+    size_t len = 0;
+    if (!net::ip_literal(host, ip, &len)) return false;
     std::memset(&out->a[0], 0, sizeof out->a[0]);
-    auto *s4 = reinterpret_cast<sockaddr_in *>(&out->a[0]);
-    auto *s6 = reinterpret_cast<sockaddr_in6 *>(&out->a[0]);
-    if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+    if (len == 4) {
+        auto *s4 = reinterpret_cast<sockaddr_in *>(&out->a[0]);
         s4->sin_family = AF_INET;
+        std::memcpy(&s4->sin_addr, ip, 4);
         out->len[0] = sizeof *s4;
-    } else if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
-        s6->sin6_family = AF_INET6;
-        out->len[0] = sizeof *s6;
     } else {
-        return false;
+        auto *s6 = reinterpret_cast<sockaddr_in6 *>(&out->a[0]);
+        s6->sin6_family = AF_INET6;
+        std::memcpy(&s6->sin6_addr, ip, 16);
+        out->len[0] = sizeof *s6;
     }
     out->n = 1;
     addrs_set_port(out, port);

@@ -20,6 +20,7 @@
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
 
+#include "connect/ip_literal.hpp"
 #include "util/error.hpp"
 
 // The DRBG of a config is used by every session made from it, on any thread:
@@ -522,25 +523,6 @@ int verify_cb(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags) {
     return 0;
 }
 
-bool parse_ip(const char *name, unsigned char *ip, size_t *len) {
-    if (inet_pton(AF_INET, name, ip) == 1) {
-        *len = 4;
-        return true;
-    }
-    char buf[INET6_ADDRSTRLEN + 2];
-    size_t n = std::strlen(name);
-    if (n >= 2 && name[0] == '[' && name[n - 1] == ']' && n - 2 < sizeof buf) {
-        std::memcpy(buf, name + 1, n - 2);
-        buf[n - 2] = 0;
-        name = buf;
-    }
-    if (inet_pton(AF_INET6, name, ip) == 1) {
-        *len = 16;
-        return true;
-    }
-    return false;
-}
-
 const char *alert_name(int alert) {
     switch (alert) {
     case MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE: return "handshake failure";
@@ -713,7 +695,7 @@ int tls_session_new(const Alloc &a, const TlsConfig *c, int fd, const char *host
     std::snprintf(s->name, sizeof s->name, "%s", name);
     char mbed[128];
     int rc = mbedtls_ssl_setup(&s->ssl, &c->conf);
-    s->by_ip = parse_ip(name, s->ip, &s->ip_len);
+    s->by_ip = ip_literal(name, s->ip, &s->ip_len);
     // An IP literal: no SNI (RFC 6066), and mbedTLS must not compare it with
     // the dNSNames, so it gets no host name at all; verify_cb checks it.
     if (!rc && !s->by_ip) rc = mbedtls_ssl_set_hostname(&s->ssl, name);

@@ -1,5 +1,6 @@
 #include "connect/walk.hpp"
 
+#include <cstdarg>
 #include <cstdio>
 #include <cstring>
 
@@ -52,7 +53,6 @@ int Walk::begin(const sy_request *req, const sy_connect_options *opts, sy_attemp
     } else if (attempts && cap) {
         // sy_attempt and sy_connect_result grow together: a caller's result
         // struct_size tells its header, hence its sy_attempt (one size so far).
-        stride_ = sizeof(sy_attempt);
         out_ = attempts;
         cap_ = cap;
     }
@@ -118,33 +118,51 @@ bool Walk::next() {
             }
             if (admit < 0) { // open circuit: after everything else
                 Candidate *d = cx_->alloc.make<Candidate>(cur_);
-                if (d) {
-                    d->t.node = d->t.node ? d->node : nullptr;
-                    d->t.host = d->host;
-                    d->t.datacenter = d->t.datacenter ? d->datacenter : nullptr;
-                    d->t.rack = d->t.rack ? d->rack : nullptr;
-                    d->deferred = true;
-                }
+                if (d) d->deferred = true;
                 if (d && deferred_.push(d)) continue;
                 cx_->alloc.destroy(d);
                 // out of memory: try it now rather than lose it
             }
             cur_.probe = admit > 0;
-            tried_++;
-            return true;
+            return take_cur();
         }
         if (next_deferred_ < deferred_.size()) {
-            const Candidate *d = deferred_[next_deferred_++];
-            cur_ = *d;
-            cur_.t.node = cur_.t.node ? cur_.node : nullptr;
-            cur_.t.host = cur_.host;
-            cur_.t.datacenter = cur_.t.datacenter ? cur_.datacenter : nullptr;
-            cur_.t.rack = cur_.t.rack ? cur_.rack : nullptr;
-            tried_++;
-            return true;
+            cur_ = *deferred_[next_deferred_++];
+            return take_cur();
         }
         return false;
     }
+}
+
+namespace {
+
+void append(char *buf, size_t cap, size_t *n, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void append(char *buf, size_t cap, size_t *n, const char *fmt, ...) {
+    if (*n >= cap) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = std::vsnprintf(buf + *n, cap - *n, fmt, ap);
+    va_end(ap);
+    if (k > 0) *n += static_cast<size_t>(k);
+}
+
+} // namespace
+
+bool Walk::take_cur() {
+    tried_++;
+    size_t n = 0;
+    append(pool_key_, sizeof pool_key_, &n, "%s", cur_.endpoint);
+    if (cur_.t.flags & SY_TARGET_TLS) {
+        const sy_tls_profile *p = cur_.t.tls_profile;
+        append(pool_key_, sizeof pool_key_, &n, "|tls:%s|sni:%s",
+               p && p->cert_file ? p->cert_file : "", p && p->server_name ? p->server_name : "");
+    }
+    for (uint32_t i = 0; i < cur_.t.proxy_count && cur_.t.proxies[0].struct_size; i++) {
+        const sy_proxy_hop *h = hop_at(cur_.t, i);
+        const char *host = hop_host(h);
+        append(pool_key_, sizeof pool_key_, &n, "|via:%s:%u", host ? host : "", h->port);
+    }
+    return true;
 }
 
 void Walk::record(int status, uint32_t outcome, uint32_t flags, uint64_t elapsed,
@@ -160,9 +178,7 @@ void Walk::record(int status, uint32_t outcome, uint32_t flags, uint64_t elapsed
         std::snprintf(a.node, sizeof a.node, "%s", cur_.t.node ? cur_.t.node : "");
         std::snprintf(a.host, sizeof a.host, "%s", cur_.t.host ? cur_.t.host : "");
         std::snprintf(a.message, sizeof a.message, "%s", msg ? msg : "");
-        size_t n = stride_ < sizeof a ? stride_ : sizeof a;
-        a.struct_size = static_cast<uint32_t>(n);
-        std::memcpy(reinterpret_cast<char *>(out_) + count_ * stride_, &a, n);
+        out_[count_] = a;
     }
     count_++;
     if (status != SY_OK) {
@@ -191,29 +207,9 @@ void Walk::finished(const Attempt &a, uint64_t elapsed_ns) {
     sy_router_report(reinterpret_cast<sy_router *>(r_), &cur_.t, &o);
 }
 
-void Walk::pool_key(char *buf, size_t cap) const {
-    int n = std::snprintf(buf, cap, "%s", cur_.endpoint);
-    auto add = [&](const char *fmt, const char *a, uint32_t b) {
-        if (n >= 0 && static_cast<size_t>(n) < cap)
-            n += std::snprintf(buf + n, cap - static_cast<size_t>(n), fmt, a, b);
-    };
-    if (cur_.t.flags & SY_TARGET_TLS) {
-        const sy_tls_profile *p = cur_.t.tls_profile;
-        add("|tls:%s:%u", p && p->cert_file ? p->cert_file : "", 0);
-        add("|sni:%s%u", p && p->server_name ? p->server_name : "", 0);
-    }
-    for (uint32_t i = 0; i < cur_.t.proxy_count && cur_.t.proxies[0].struct_size; i++) {
-        const sy_proxy_hop *h = reinterpret_cast<const sy_proxy_hop *>(
-            reinterpret_cast<const char *>(cur_.t.proxies) + i * cur_.t.proxies[0].struct_size);
-        add("|via:%s:%u", h->host ? h->host : h->node ? h->node : "", h->port);
-    }
-}
-
 Conn *Walk::from_pool() {
     if ((flags_ & SY_CONNECT_NO_POOL) || !cx_->cfg.pool_max_idle || !cur_.ep) return nullptr;
-    char key[1024];
-    pool_key(key, sizeof key);
-    Conn *c = pool_checkout(cx_, cur_.ep, key);
+    Conn *c = pool_checkout(cx_, cur_.ep, pool_key_);
     if (c) {
         record(SY_OK, SY_OUTCOME_SUCCESS, SY_ATTEMPT_POOLED, 0, "");
         // A reused connection ends a half-open probe without proving anything new.
@@ -228,15 +224,13 @@ Conn *Walk::from_pool() {
 
 Conn *Walk::make_conn(Attempt &a, sy_error *err) {
     Conn *c = cx_->alloc.make<Conn>(cx_);
-    char key[1024];
-    pool_key(key, sizeof key);
-    if (c) c->pool_key = cx_->alloc.strdup(key);
+    if (c) c->pool_key = cx_->alloc.strdup(pool_key_);
     if (!c || !c->pool_key) {
         if (c) cx_->alloc.destroy(c);
         fail(err, SY_ENOMEM, "", "out of memory");
         return nullptr;
     }
-    c->pool_key_size = std::strlen(key) + 1;
+    c->pool_key_size = std::strlen(pool_key_) + 1;
     c->fd = a.take_fd(&c->tls, c->peer, sizeof c->peer);
     c->port = cur_.t.port;
     c->proxy_count = cur_.t.proxy_count;

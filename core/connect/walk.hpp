@@ -39,7 +39,7 @@ public:
 
 private:
     void record(int status, uint32_t outcome, uint32_t flags, uint64_t elapsed, const char *msg);
-    void pool_key(char *buf, size_t cap) const;
+    bool take_cur(); // cur_ is the next to try
 
     Router *r_;
     Connector *cx_;
@@ -54,7 +54,9 @@ private:
     uint32_t timeout_ms_ = 0, max_attempts_ = 0, flags_ = 0, deadline_ms_ = 0;
     uint64_t start_ns_ = 0, deadline_ns_ = 0;
     sy_attempt *out_ = nullptr;
-    size_t cap_ = 0, stride_ = sizeof(sy_attempt), count_ = 0, tried_ = 0, targets_ = 0;
+    size_t cap_ = 0, count_ = 0, tried_ = 0, targets_ = 0;
+    // Endpoint + TLS profile + hop chain: which connections are interchangeable.
+    char pool_key_[1024] = {};
     Vec<sy_attempt> own_;
     int status_ = SY_OK;          // set when the walk stopped early, or the last failure
     char why_[SY_ERROR_MESSAGE_MAX] = {};
