@@ -31,6 +31,7 @@
 
 #include "address_map/hostport.hpp"
 #include "common/fail.hpp"
+#include "common/interface.hpp"
 #include "common/strings.hpp"
 #include "common/table_swap.hpp"
 #include "common/json_keys.hpp"
@@ -594,11 +595,7 @@ const sy_client_routes_table kIface = {sizeof(sy_client_routes_table), SY_CLIENT
                                        t_replace_all, t_apply_event, t_list};
 
 int cr_get_interface(void *, const char *name, uint32_t min_version, const void **iface) {
-    if (!name || !iface) return SY_EINVAL;
-    if (std::strcmp(name, SY_CLIENT_ROUTES_TABLE) != 0 || min_version > SY_CLIENT_ROUTES_TABLE_VERSION)
-        return SY_EUNSUPPORTED;
-    *iface = &kIface;
-    return SY_OK;
+    return syp::offer_interface(name, min_version, iface, SY_CLIENT_ROUTES_TABLE, SY_CLIENT_ROUTES_TABLE_VERSION, &kIface);
 }
 
 const sy_plugin kPlugin = {

@@ -23,6 +23,7 @@
 #include <new>
 
 #include "common/fail.hpp"
+#include "common/interface.hpp"
 #include "common/strings.hpp"
 #include "common/table_swap.hpp"
 #include "common/json_keys.hpp"
@@ -477,11 +478,7 @@ const sy_shard_map_allocations kIface = {sizeof(sy_shard_map_allocations), SY_SH
                                          a_shard_of};
 
 int sm_get_interface(void *, const char *name, uint32_t min_version, const void **iface) {
-    if (!name || !iface) return SY_EINVAL;
-    if (std::strcmp(name, SY_SHARD_MAP_ALLOCATIONS) != 0 || min_version > SY_SHARD_MAP_ALLOCATIONS_VERSION)
-        return SY_EUNSUPPORTED;
-    *iface = &kIface;
-    return SY_OK;
+    return syp::offer_interface(name, min_version, iface, SY_SHARD_MAP_ALLOCATIONS, SY_SHARD_MAP_ALLOCATIONS_VERSION, &kIface);
 }
 
 const sy_plugin kPlugin = {

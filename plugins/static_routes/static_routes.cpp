@@ -28,6 +28,7 @@
 #include <new>
 
 #include "common/fail.hpp"
+#include "common/interface.hpp"
 #include "common/json_keys.hpp"
 #include "common/json_path.hpp"
 #include "common/table_swap.hpp"
@@ -610,11 +611,7 @@ const sy_static_routes_table kTableIface = {
 };
 
 int sr_get_interface(void *, const char *name, uint32_t min_version, const void **iface) {
-    if (!name || !iface) return SY_EINVAL;
-    if (std::strcmp(name, SY_STATIC_ROUTES_TABLE) != 0 || min_version > SY_STATIC_ROUTES_TABLE_VERSION)
-        return SY_EUNSUPPORTED;
-    *iface = &kTableIface;
-    return SY_OK;
+    return syp::offer_interface(name, min_version, iface, SY_STATIC_ROUTES_TABLE, SY_STATIC_ROUTES_TABLE_VERSION, &kTableIface);
 }
 
 static_assert(sizeof(Plan) <= 768, "the plan fits SY_PLAN_STORAGE_SIZE beside two translators");

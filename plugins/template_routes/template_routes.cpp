@@ -14,6 +14,7 @@
 #include <cstring>
 #include <new>
 
+#include "common/interface.hpp"
 #include "template_routes/template_routes.hpp"
 
 namespace tr {
@@ -202,11 +203,7 @@ const sy_template_routes_test kTestIface = {sizeof(sy_template_routes_test), SY_
                                             test_resolve};
 
 int tr_get_interface(void *, const char *name, uint32_t min_version, const void **iface) {
-    if (!name || !iface) return SY_EINVAL;
-    if (std::strcmp(name, SY_TEMPLATE_ROUTES_TEST) != 0 || min_version > SY_TEMPLATE_ROUTES_TEST_VERSION)
-        return SY_EUNSUPPORTED;
-    *iface = &kTestIface;
-    return SY_OK;
+    return syp::offer_interface(name, min_version, iface, SY_TEMPLATE_ROUTES_TEST, SY_TEMPLATE_ROUTES_TEST_VERSION, &kTestIface);
 }
 
 const sy_plugin kPlugin = {
