@@ -47,13 +47,9 @@ static cJSON *attempt_json(const sy_attempt *a) {
 }
 
 int syctl_cmd_connect(const syctl_args *args) {
-    sy_router *router = syctl_load_router(args);
-    if (!router) return SYCTL_EXIT_BAD;
-    sy_request *req = syctl_load_request(args, router);
-    if (!req) {
-        sy_router_free(router);
-        return SYCTL_EXIT_BAD;
-    }
+    sy_router *router = NULL;
+    sy_request *req = NULL;
+    if (syctl_load(args, &router, &req) != 0) return SYCTL_EXIT_BAD;
     sy_attempt *attempts = calloc(MAX_ATTEMPTS, sizeof *attempts);
     sy_connect_result res = SY_STRUCT_INIT(sy_connect_result);
     res.attempts = attempts;

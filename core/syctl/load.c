@@ -123,7 +123,7 @@ sy_router *syctl_load_router(const syctl_args *args) {
     return router;
 }
 
-sy_request *syctl_load_request(const syctl_args *args, sy_router *router) {
+static sy_request *load_request(const syctl_args *args, sy_router *router) {
     char *text = NULL;
     size_t len = 0;
     if (syctl_read_file(args->request, &text, &len) != 0) return NULL;
@@ -141,4 +141,13 @@ sy_request *syctl_load_request(const syctl_args *args, sy_router *router) {
     free(text);
     if (rc != SY_OK) syctl_print_error(syctl_file_name(args->request), &err, rc);
     return req;
+}
+
+int syctl_load(const syctl_args *args, sy_router **router, sy_request **req) {
+    *req = NULL;
+    if (!(*router = syctl_load_router(args))) return -1;
+    if ((*req = load_request(args, *router))) return 0;
+    sy_router_free(*router);
+    *router = NULL;
+    return -1;
 }

@@ -224,13 +224,9 @@ static int run(const syctl_args *args, sy_router *router, const sy_request *req,
 }
 
 int syctl_cmd_plan(const syctl_args *args) {
-    sy_router *router = syctl_load_router(args);
-    if (!router) return SYCTL_EXIT_BAD;
-    sy_request *req = syctl_load_request(args, router);
-    if (!req) {
-        sy_router_free(router);
-        return SYCTL_EXIT_BAD;
-    }
+    sy_router *router = NULL;
+    sy_request *req = NULL;
+    if (syctl_load(args, &router, &req) != 0) return SYCTL_EXIT_BAD;
 
     cJSON *array = NULL;
     int code = SYCTL_EXIT_BAD;

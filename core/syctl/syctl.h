@@ -59,9 +59,9 @@ void syctl_router_options(const syctl_args *args, sy_router_options *opts, char 
 /* Loads the router of args->config; prints the error and returns NULL on failure. */
 sy_router *syctl_load_router(const syctl_args *args);
 
-/* Reads and parses args->request for router; prints the error and returns
- * NULL on failure. */
-sy_request *syctl_load_request(const syctl_args *args, sy_router *router);
+/* Loads the router of args->config and parses args->request for it; prints
+ * the error and returns -1 (both NULL) on failure, 0 on success. */
+int syctl_load(const syctl_args *args, sy_router **router, sy_request **req);
 
 /* Prints `syctl: FILE: PATH: MESSAGE` (FILE and PATH left out when NULL or
  * empty; the code's text when the message is empty). */
