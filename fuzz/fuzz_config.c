@@ -11,7 +11,10 @@
  *  - sy_config_check reports every error it returns (the first one being
  *    the returned code) and agrees with sy_router_new;
  *  - an injected allocation failure either changes nothing or comes back as
- *    SY_ENOMEM.
+ *    SY_ENOMEM;
+ *  - sy_router_reload of the same config into its own router succeeds and
+ *    plans; into a router built from another config it fails exactly as
+ *    sy_router_new did, leaving the old config serving (same epoch, plans).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -105,6 +108,36 @@ static void plan_requests(sy_router *router)
     sy_request_free(req);
 }
 
+/* The router a failed config is reloaded into. */
+static const char base_config[] =
+    "{\"topology\": {\"nodes\": [{\"id\": \"b1\", \"host\": \"10.7.0.1\", \"port\": 1}]},"
+    " \"selector\": {\"plugin\": \"default_policy\", \"config\": {\"mode\": \"round_robin\"}}}";
+
+static void reload_checks(const char *json, size_t size, int inject, int new_rc, sy_router *router)
+{
+    sy_error err = { .struct_size = (uint32_t)sizeof(sy_error) };
+    int own = router == NULL;
+    if (own) {
+        int rc = sy_router_new(base_config, sizeof base_config - 1, syf_options(), &router, &err);
+        if (rc != SY_OK) syf_fail("the base config failed: %s: %s", sy_status_name(rc), err.message);
+    }
+    uint64_t epoch = sy_router_epoch(router);
+    syf_arm(inject);
+    int rc = sy_router_reload(router, json, size, NULL, NULL, &err);
+    syf_arm(0);
+    syf_note("sy_router_reload: %s (%s: %s)", sy_status_name(rc), rc ? err.path : "", rc ? err.message : "");
+    if (rc != SY_OK) syf_check_error("sy_router_reload", rc, &err);
+    if (!(inject && rc == SY_ENOMEM) && rc != new_rc)
+        syf_fail("sy_router_new said %s but sy_router_reload says %s (%s: %s)", sy_status_name(new_rc),
+                 sy_status_name(rc), err.path, err.message);
+    if (rc != SY_OK && sy_router_epoch(router) != epoch)
+        syf_fail("a refused reload moved the epoch from %llu to %llu", (unsigned long long)epoch,
+                 (unsigned long long)sy_router_epoch(router));
+    if (rc == SY_OK && sy_router_epoch(router) <= epoch) syf_fail("a reload did not publish");
+    plan_requests(router);
+    if (own) sy_router_free(router);
+}
+
 static void run(const char *json, size_t size, int inject, struct outcome *o)
 {
     memset(o, 0, sizeof *o);
@@ -125,10 +158,12 @@ static void run(const char *json, size_t size, int inject, struct outcome *o)
             syf_fail("new router at epoch %llu, not 1",
                      (unsigned long long)sy_router_epoch(router));
         plan_requests(router);
+        reload_checks(json, size, inject, SY_OK, router);
         sy_router_free(router);
     } else {
         syf_check_error("sy_router_new", o->rc, &o->err);
         if (router != untouched) syf_fail("sy_router_new failed but changed *out");
+        if (o->rc != SY_ENOMEM) reload_checks(json, size, inject, o->rc, NULL);
     }
     syf_end();
 

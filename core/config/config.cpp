@@ -37,9 +37,11 @@ struct Diag {
     sy_error *slot() { return report ? &scratch : err; }
     // Records a failure; true when loading should go on with the next section.
     bool failed(int rc) {
+        bool is_first = !first;
         if (!first) first = rc;
         if (!report) return false;
         scratch.code = rc;
+        if (is_first) fail(err, rc, scratch.path, "%s", scratch.message); // err holds the first, as without report
         report(&scratch, user_data);
         scratch = SY_STRUCT_INIT(sy_error);
         return rc != SY_ENOMEM;
@@ -73,11 +75,10 @@ struct Dirs {
     Vec<char *> owned;
 };
 
-int build_search_path(const cJSON *doc, const sy_router_options *o, const char *base_dir,
-                      Dirs &dirs, SearchPath &sp, sy_error *err) {
-    for (size_t i = 0; o && o->plugin_path && i < o->plugin_path_count; i++)
-        if (o->plugin_path[i] && !dirs.add(sp, o->plugin_path[i], std::strlen(o->plugin_path[i])))
-            return fail(err, SY_ENOMEM, "", "out of memory");
+// The search path after the options' directories: the config's plugin_path,
+// SY_PLUGIN_PATH, then the install directory.
+int build_search_path(const cJSON *doc, const char *base_dir, Dirs &dirs, SearchPath &sp,
+                      sy_error *err) {
     const cJSON *pp = cJSON_GetObjectItemCaseSensitive(doc, "plugin_path");
     if (pp) {
         if (!cJSON_IsArray(pp))
@@ -116,13 +117,60 @@ int build_search_path(const cJSON *doc, const sy_router_options *o, const char *
     return SY_OK;
 }
 
-int check_connect(Router *r, const cJSON *c, sy_error *err) {
-    connect_settings_free(r->alloc, &r->connect_cfg);
-    return connect_settings_parse(r->alloc, c, &r->connect_cfg, err);
+// Replaces each {"from_env": "VAR"} under v with VAR's value, the way
+// Hasura reads a database URL from the environment: secrets stay out of
+// config files. Unset, or from_env beside other keys, is an error naming the
+// place. Runs before anything reads the config, so every section sees plain
+// strings.
+void resolve_env(const Alloc &a, cJSON *v, Path &path, Diag &d) {
+    size_t i = 0;
+    for (cJSON *c = v->child; c; i++) {
+        cJSON *next = c->next;
+        size_t mark = path.mark();
+        if (cJSON_IsArray(v)) path.index(i);
+        else path.key(c->string);
+        const cJSON *var = cJSON_IsObject(c) ? cJSON_GetObjectItemCaseSensitive(c, "from_env") : nullptr;
+        if (!var) {
+            if (cJSON_IsObject(c) || cJSON_IsArray(c)) resolve_env(a, c, path, d);
+        } else if (!cJSON_IsString(var) || !*var->valuestring) {
+            d.failed(fail(d.slot(), SY_ECONFIG, path.c_str(),
+                          "from_env expects the name of an environment variable, got %s",
+                          json_type_name(var)));
+        } else if (c->child->next) {
+            d.failed(fail(d.slot(), SY_ECONFIG, path.c_str(),
+                          "{\"from_env\": ...} stands for a string and takes no other key"));
+        } else if (const char *val = std::getenv(var->valuestring); !val) {
+            d.failed(fail(d.slot(), SY_ECONFIG, path.c_str(),
+                          "environment variable %.64s (from_env) is not set", var->valuestring));
+        } else {
+            JsonScope js(a);
+            cJSON *str = cJSON_CreateString(val);
+            if (str && c->string) { // the key moves to the replacement
+                str->string = c->string;
+                str->type |= c->type & cJSON_StringIsConst;
+                c->string = nullptr;
+            }
+            if (!str || !cJSON_ReplaceItemViaPointer(v, c, str)) {
+                cJSON_Delete(str);
+                d.failed(fail(d.slot(), SY_ENOMEM, path.c_str(), "out of memory"));
+            }
+        }
+        path.reset(mark);
+        if (d.first && !d.report) return;
+        c = next;
+    }
 }
 
-// Loads and creates one chain stage from {"plugin", "config"} at `path`.
-int create_stage(Router *r, const cJSON *stage, Path &path, bool selector, const SearchPath &sp,
+// Same config (both absent, or equal JSON).
+bool same_json(const cJSON *a, const cJSON *b) {
+    return (!a && !b) || (a && b && cJSON_Compare(a, b, true));
+}
+
+// Loads and creates one chain stage from {"plugin", "config"} at `path`
+// into gen. An instance of prev with the same plugin, role and config is
+// shared instead (taken[] marks those already reused), so its state lives on.
+int create_stage(Router *r, Generation *gen, const Generation *prev, bool *taken,
+                 const cJSON *stage, Path &path, bool selector, const SearchPath &sp,
                  sy_error *err) {
     if (!cJSON_IsObject(stage))
         return fail(err, SY_ECONFIG, path.c_str(), "expected an object {\"plugin\", \"config\"}, got %s",
@@ -137,47 +185,72 @@ int create_stage(Router *r, const cJSON *stage, Path &path, bool selector, const
     if (!cJSON_IsString(name) || !*name->valuestring)
         return fail(err, SY_ECONFIG, ppath.c_str(), "expected a plugin name string, got %s",
                     json_type_name(name));
-    if (r->chain_len == kMaxChain)
+    if (gen->chain_len == kMaxChain)
         return fail(err, SY_ELIMIT, ppath.c_str(), "at most %zu translators", kMaxChain - 1);
     const sy_plugin *vt = nullptr;
     const char *origin = nullptr;
     if ((rc = plugin_find(r, name->valuestring, sp, ppath.c_str(), &vt, &origin, err))) return rc;
-    Instance &in = r->chain[r->chain_len];
-    in = Instance{};
-    std::memcpy(&in.vt, vt, vt->struct_size < sizeof in.vt ? vt->struct_size : sizeof in.vt);
-    in.origin = origin;
-    if (selector && (!(in.vt.roles & SY_ROLE_SELECTOR) || !in.vt.plan_init || !in.vt.plan_next))
-        return fail(err, SY_ECONFIG, ppath.c_str(), "plugin '%.64s' is not a selector", vt->name);
-    if (!selector && (!(in.vt.roles & SY_ROLE_TRANSLATOR) || !in.vt.translate))
-        return fail(err, SY_ECONFIG, ppath.c_str(), "plugin '%.64s' is not a translator", vt->name);
-    in.mem_size = in.vt.instance_size ? in.vt.instance_size : 1;
-    in.mem = r->alloc.alloc(in.mem_size, 16);
-    if (!in.mem) return fail(err, SY_ENOMEM, ppath.c_str(), "out of memory");
-    std::memset(in.mem, 0, in.mem_size);
-    r->chain_len++; // owns mem from here: router_destroy frees it
-    host_init(&in.host, r, in.vt.name);
     if (config && !cJSON_IsObject(config))
         return fail(err, SY_ECONFIG, cpath.c_str(), "expected an object, got %s",
                     json_type_name(config));
+    for (size_t i = 0; prev && i < prev->chain_len; i++) {
+        Instance *old = prev->chain[i];
+        if (taken[i] || old->src != vt || old->selector != selector || !same_json(old->config, config))
+            continue;
+        taken[i] = true;
+        old->refs.fetch_add(1, std::memory_order_relaxed);
+        gen->chain[gen->chain_len++] = old;
+        router_log(r, SY_LOG_INFO, "core", "%s: plugin %s and its config are unchanged: kept",
+                   path.c_str(), vt->name);
+        return SY_OK;
+    }
+    Instance *in = r->alloc.make<Instance>();
+    if (!in) return fail(err, SY_ENOMEM, ppath.c_str(), "out of memory");
+    gen->chain[gen->chain_len++] = in; // owned from here: generation_unref frees it
+    std::memcpy(&in->vt, vt, vt->struct_size < sizeof in->vt ? vt->struct_size : sizeof in->vt);
+    in->src = vt;
+    in->origin = origin;
+    in->selector = selector;
+    if (selector && (!(in->vt.roles & SY_ROLE_SELECTOR) || !in->vt.plan_init || !in->vt.plan_next))
+        return fail(err, SY_ECONFIG, ppath.c_str(), "plugin '%.64s' is not a selector", vt->name);
+    if (!selector && (!(in->vt.roles & SY_ROLE_TRANSLATOR) || !in->vt.translate))
+        return fail(err, SY_ECONFIG, ppath.c_str(), "plugin '%.64s' is not a translator", vt->name);
+    if (config && !(in->config = json_duplicate(r->alloc, config)))
+        return fail(err, SY_ENOMEM, cpath.c_str(), "out of memory");
+    in->mem_size = in->vt.instance_size ? in->vt.instance_size : 1;
+    in->mem = r->alloc.alloc(in->mem_size, 16);
+    if (!in->mem) return fail(err, SY_ENOMEM, ppath.c_str(), "out of memory");
+    std::memset(in->mem, 0, in->mem_size);
+    host_init(&in->host, r, in->vt.name);
     clear_error(err);
-    rc = in.vt.create(in.mem, &in.host.host, reinterpret_cast<const sy_json *>(config),
-                      cpath.c_str(), err);
-    if (rc != SY_OK) return plugin_failed(err, rc, cpath.c_str(), in.vt.name, "create");
-    in.created = true;
+    rc = in->vt.create(in->mem, &in->host.host, reinterpret_cast<const sy_json *>(config),
+                       cpath.c_str(), err);
+    if (rc != SY_OK) return plugin_failed(err, rc, cpath.c_str(), in->vt.name, "create");
+    in->created = true;
     return SY_OK;
 }
 
-int configure(Router *r, const char *json, size_t len, const sy_router_options *opts, Diag &d) {
+// Builds a generation from a config and publishes it: the first one at
+// router creation (prev NULL), or a reload's over prev. The topology section
+// replaces the current topology only when it is new or changed: an
+// unchanged or absent one keeps what the application has published since.
+// On failure nothing is published and every error went to d.
+int configure(Router *r, const char *json, size_t len, const SearchPath *base_sp,
+              const char *base_dir, Diag &d) {
     cJSON *doc = nullptr;
     if (int prc = json_parse(r->alloc, json, len, SY_ECONFIG, "", &doc, d.slot())) {
         d.failed(prc);
         return d.first;
     }
+    Generation *prev = r->gen;
     int rc = SY_OK;
     Dirs dirs(r->alloc);
     SearchPath sp;
     Topology *topo = nullptr;
-    const cJSON *sel = nullptr, *tr = nullptr, *conn = nullptr, *tp = nullptr;
+    Generation *gen = nullptr;
+    bool taken[kMaxChain] = {};
+    const cJSON *sel = nullptr, *tr = nullptr;
+    cJSON *conn = nullptr, *tp = nullptr;
     Path path;
     if (!cJSON_IsObject(doc)) {
         rc = fail(d.slot(), SY_ECONFIG, "", "a config is a JSON object, got %s", json_type_name(doc));
@@ -195,26 +268,39 @@ int configure(Router *r, const char *json, size_t len, const sy_router_options *
             !d.failed(fail(d.slot(), SY_ECONFIG, kp.c_str(), !*k ? "unknown key" : "duplicate key")))
             goto out;
     }
-    if ((rc = build_search_path(doc, opts, opts->base_dir, dirs, sp, d.slot())) &&
-        !d.failed(rc))
+    resolve_env(r->alloc, doc, path, d);
+    if (d.first && !d.report) goto out;
+    for (size_t i = 0; base_sp && i < base_sp->count; i++)
+        if (!dirs.add(sp, base_sp->dirs[i], std::strlen(base_sp->dirs[i]))) {
+            d.failed(fail(d.slot(), SY_ENOMEM, "", "out of memory"));
+            goto out;
+        }
+    if ((rc = build_search_path(doc, base_dir, dirs, sp, d.slot())) && !d.failed(rc)) goto out;
+    if (!(gen = r->alloc.make<Generation>())) {
+        d.failed(fail(d.slot(), SY_ENOMEM, "", "out of memory"));
         goto out;
-    tp = cJSON_GetObjectItemCaseSensitive(doc, "topology");
-    {
+    }
+    tp = cJSON_DetachItemFromObjectCaseSensitive(doc, "topology");
+    gen->topology_src = tp; // kept to tell an unchanged section at the next reload
+    if (!prev || (tp && !same_json(tp, prev->topology_src))) {
         Path tpath("topology");
         cJSON *copy = tp ? json_duplicate(r->alloc, tp) : nullptr;
         if (tp && !copy) rc = fail(d.slot(), SY_ENOMEM, "topology", "out of memory");
         else rc = topology_from_json(r->alloc, copy, copy, tpath, SY_ECONFIG, &topo, d.slot());
         if (rc && !d.failed(rc)) goto out;
     }
-    conn = cJSON_GetObjectItemCaseSensitive(doc, "connect");
-    if (conn && (rc = check_connect(r, conn, d.slot())) && !d.failed(rc)) goto out;
+    conn = cJSON_DetachItemFromObjectCaseSensitive(doc, "connect");
+    gen->connect_src = conn;
+    if ((rc = connect_settings_parse(r->alloc, conn, &gen->connect, d.slot())) && !d.failed(rc))
+        goto out;
     sel = cJSON_GetObjectItemCaseSensitive(doc, "selector");
     if (!sel) {
         rc = fail(d.slot(), SY_ECONFIG, "selector", "a config needs a selector {\"plugin\": ...}");
         if (!d.failed(rc)) goto out;
     } else {
         Path spath("selector");
-        if ((rc = create_stage(r, sel, spath, true, sp, d.slot())) && !d.failed(rc)) goto out;
+        if ((rc = create_stage(r, gen, prev, taken, sel, spath, true, sp, d.slot())) && !d.failed(rc))
+            goto out;
     }
     tr = cJSON_GetObjectItemCaseSensitive(doc, "translators");
     if (tr && !cJSON_IsArray(tr)) {
@@ -227,16 +313,26 @@ int configure(Router *r, const char *json, size_t len, const sy_router_options *
             PathScope ps(tpath, i);
             // A failed selector leaves no chain[0]: in check mode, still load
             // translators (into the chain) to report their errors.
-            if ((rc = create_stage(r, t, tpath, false, sp, d.slot())) && !d.failed(rc)) goto out;
+            if ((rc = create_stage(r, gen, prev, taken, t, tpath, false, sp, d.slot())) &&
+                !d.failed(rc))
+                goto out;
         }
     }
     if (d.first) goto out;
-    r->state_offset = plan_state_offset(r->chain_len - 1);
-    r->plan_size = r->state_offset + r->chain[0].vt.plan_state_size;
-    rc = router_publish(r, topo, d.slot());
+    gen->state_offset = plan_state_offset(gen->chain_len - 1);
+    gen->plan_size = gen->state_offset + gen->chain[0]->vt.plan_state_size;
+    rc = router_publish_generation(r, gen, topo, d.slot());
     topo = nullptr;
-    if (rc) d.failed(rc);
+    if (rc) {
+        d.failed(rc);
+    } else {
+        // Walks read their own generation's settings; the connector's
+        // shared limits (pools, circuits, DNS cache) follow the new one.
+        if (r->connector) connector_update(r->connector, gen->connect);
+        gen = nullptr; // the router's now
+    }
 out:
+    generation_unref(r, gen);
     topology_free(topo);
     json_delete(r->alloc, doc);
     return d.first;
@@ -253,6 +349,13 @@ int widen_options(const sy_router_options *opts, sy_router_options *o, sy_error 
     std::memcpy(o, opts, opts->struct_size < sizeof *o ? opts->struct_size : sizeof *o);
     o->struct_size = sizeof *o;
     return SY_OK;
+}
+
+// The options' plugin directories, as a search path prefix.
+void options_search_path(const Router *r, SearchPath &sp) {
+    sp.count = 0;
+    for (size_t i = 0; i < r->opt_plugin_path.size() && sp.count < sizeof sp.dirs / sizeof sp.dirs[0]; i++)
+        sp.dirs[sp.count++] = r->opt_plugin_path[i];
 }
 
 int router_create(const char *json, size_t len, const sy_router_options *caller_opts, Diag &d,
@@ -275,29 +378,68 @@ int router_create(const char *json, size_t len, const sy_router_options *caller_
     if (opts->log_level) r->log_level = opts->log_level;
     r->clock_fn = opts->clock_ns;
     r->clock_data = opts->clock_user_data;
-    if (int rrc = resolver_new(a, opts->resolver, &r->resolver, d.slot())) {
-        d.failed(rrc);
+    // Kept for reloads, which search the same directories.
+    bool copied = !opts->base_dir || (r->opt_base_dir = a.strdup(opts->base_dir));
+    for (size_t i = 0; copied && opts->plugin_path && i < opts->plugin_path_count; i++) {
+        if (!opts->plugin_path[i] || !*opts->plugin_path[i]) continue;
+        char *dir = a.strdup(opts->plugin_path[i]);
+        if (!dir || !r->opt_plugin_path.push(dir)) {
+            a.strfree(dir);
+            copied = false;
+        }
+    }
+    int rc = copied ? resolver_new(a, opts->resolver, &r->resolver, d.slot())
+                    : fail(d.slot(), SY_ENOMEM, "", "out of memory");
+    if (rc) {
+        d.failed(rc);
         r->log_destroy = nullptr;
         router_destroy(r);
         return d.first;
     }
-    int rc = configure(r, json, len, opts, d);
+    SearchPath base;
+    options_search_path(r, base);
+    rc = configure(r, json, len, &base, opts->base_dir, d);
     if (rc || !out) {
         r->log_destroy = nullptr; // a failed or check-only call leaves user_data to the caller
         resolver_disarm(r->resolver); // and the resolver's
         router_destroy(r);
         return rc;
     }
-    if ((rc = connector_new(r, r->connect_cfg, opts->io_mode, &r->connector, d.slot()))) {
+    if ((rc = connector_new(r, r->gen->connect, opts->io_mode, &r->connector, d.slot()))) {
         d.failed(rc);
         router_destroy(r);
         return rc;
     }
-    r->connect_cfg = ConnectSettings{}; // the connector owns its strings now
     router_log(r, SY_LOG_INFO, "core", "router ready: selector %s, %zu translator(s)",
-               r->chain[0].vt.name, r->chain_len - 1);
+               r->gen->chain[0]->vt.name, r->gen->chain_len - 1);
     *out = reinterpret_cast<sy_router *>(r);
     return SY_OK;
+}
+
+int router_reload(Router *r, const char *json, size_t len, const char *base_dir, Diag &d) {
+    std::lock_guard<std::mutex> g(r->reload_mu);
+    SearchPath base;
+    options_search_path(r, base);
+    int rc = configure(r, json, len, &base, base_dir ? base_dir : r->opt_base_dir, d);
+    if (rc) {
+        router_log(r, SY_LOG_WARN, "core", "reload refused: %s; the previous configuration serves on",
+                   sy_status_str(rc));
+        return rc;
+    }
+    router_log(r, SY_LOG_INFO, "core", "reloaded: selector %s, %zu translator(s), epoch %llu",
+               r->gen->chain[0]->vt.name, r->gen->chain_len - 1,
+               static_cast<unsigned long long>(r->epoch.load()));
+    return SY_OK;
+}
+
+// The directory of a config file, for its relative plugin_path entries.
+void file_dir(const char *path, char *dir, size_t size) {
+    const char *slash = std::strrchr(path, '/');
+    size_t n = slash ? static_cast<size_t>(slash - path) : 1;
+    if (n >= size) n = size - 1;
+    std::memcpy(dir, slash ? path : ".", n);
+    dir[n] = 0;
+    if (slash && n == 0) std::strcpy(dir, "/");
 }
 
 // Reads a whole file with the router's allocator.
@@ -362,12 +504,7 @@ SY_API int sy_router_new_from_file(const char *path, const sy_router_options *op
     // Relative plugin_path entries resolve against the config's directory.
     char dir[4096];
     if (!o.base_dir) {
-        const char *slash = std::strrchr(path, '/');
-        size_t n = slash ? static_cast<size_t>(slash - path) : 1;
-        if (n >= sizeof dir) n = sizeof dir - 1;
-        std::memcpy(dir, slash ? path : ".", n);
-        dir[n] = 0;
-        if (slash && n == 0) std::strcpy(dir, "/");
+        file_dir(path, dir, sizeof dir);
         o.base_dir = dir;
     }
     rc = sy_router_new(buf, len, &o, out, err);
@@ -384,5 +521,37 @@ SY_API int sy_config_check(const char *config_json, size_t len, const sy_router_
     sy_error local = SY_STRUCT_INIT(sy_error);
     if (!report) d.err = &local;
     return router_create(config_json, len, opts, d, nullptr);
+}
+
+SY_API int sy_router_reload(sy_router *router, const char *config_json, size_t len,
+                            sy_diag_fn report, void *user_data, sy_error *err) {
+    if (!valid_router(router) || !config_json)
+        return fail(err, SY_EINVAL, "", "sy_router_reload: router and config_json are required");
+    clear_error(err);
+    Diag d;
+    d.err = err;
+    d.report = report;
+    d.user_data = user_data;
+    return router_reload(reinterpret_cast<Router *>(router), config_json, len, nullptr, d);
+}
+
+SY_API int sy_router_reload_file(sy_router *router, const char *path, sy_diag_fn report,
+                                 void *user_data, sy_error *err) {
+    if (!valid_router(router) || !path)
+        return fail(err, SY_EINVAL, "", "sy_router_reload_file: router and path are required");
+    Router *r = reinterpret_cast<Router *>(router);
+    char *buf = nullptr;
+    size_t len = 0, cap = 0;
+    if (int rc = read_file(r->alloc, path, &buf, &len, &cap, err)) return rc;
+    char dir[4096];
+    file_dir(path, dir, sizeof dir);
+    clear_error(err);
+    Diag d;
+    d.err = err;
+    d.report = report;
+    d.user_data = user_data;
+    int rc = router_reload(r, buf, len, dir, d);
+    r->alloc.free(buf, cap);
+    return rc;
 }
 }

@@ -289,7 +289,7 @@ Step Attempt::tunnel() {
 
 Step Attempt::start_tls() {
     const sy_tls_profile *p = c_->t.tls_profile;
-    const ConnectSettings &d = cx_->cfg;
+    const ConnectSettings &d = *cfg_;
     net::TlsSettings s;
     s.ca_file = p && p->ca_file ? p->ca_file : d.ca_file;
     s.ca_dir = p && p->ca_dir ? p->ca_dir : d.ca_dir;

@@ -41,7 +41,8 @@ enum class Step { Done, Read, Write, Failed };
 
 class Attempt {
 public:
-    Attempt(Connector *cx, const Candidate *cand) : cx_(cx), c_(cand) {}
+    Attempt(Connector *cx, const Candidate *cand, const ConnectSettings *cfg)
+        : cx_(cx), cfg_(cfg), c_(cand) {}
     ~Attempt() { abort(); }
     Attempt(const Attempt &) = delete;
     Attempt &operator=(const Attempt &) = delete;
@@ -79,6 +80,7 @@ private:
     Step errno_fail(int e, const char *what);
 
     Connector *cx_;
+    const ConnectSettings *cfg_; // the walk's: TLS defaults
     const Candidate *c_;
     State st_ = State::Idle;
     Addrs addrs_;

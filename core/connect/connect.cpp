@@ -28,12 +28,19 @@ int connector_new(Router *r, const ConnectSettings &cfg, uint32_t io_mode, Conne
                     io_mode);
     Connector *c = r->alloc.make<Connector>(r->alloc);
     if (!c) return fail(err, SY_ENOMEM, "", "out of memory");
-    c->cfg = cfg;
+    connector_update(c, cfg);
     c->clock_fn = r->clock_fn;
     c->clock_data = r->clock_data;
     c->io_mode = io_mode;
     *out = c;
     return SY_OK;
+}
+
+void connector_update(Connector *c, const ConnectSettings &cfg) {
+    std::lock_guard<std::mutex> g(c->mu);
+    c->cfg = cfg;
+    // The strings belong to the generation: walks read them from there.
+    c->cfg.ca_file = c->cfg.ca_dir = c->cfg.cert_file = c->cfg.key_file = c->cfg.server_name = nullptr;
 }
 
 void connector_release_router(Connector *c) {
@@ -91,7 +98,7 @@ int connect_blocking(Walk &w, Connector *cx, sy_conn **out, sy_error *err) {
             *out = reinterpret_cast<sy_conn *>(c);
             return SY_OK;
         }
-        Attempt a(cx, &w.cur());
+        Attempt a(cx, &w.cur(), &w.settings());
         uint64_t t0 = mono_ns();
         uint32_t ms = w.attempt_ms();
         uint64_t until = t0 + uint64_t{ms} * 1000000u;

@@ -51,7 +51,7 @@ struct DnsEntry;
 
 struct Connector {
     Alloc alloc;
-    ConnectSettings cfg;
+    ConnectSettings cfg; // the current generation's limits, under mu; no strings (walks read theirs)
     uint64_t (*clock_fn)(void *) = nullptr;
     void *clock_data = nullptr;
     std::atomic<int64_t> refs{1}; // the router, and each live connection
@@ -70,6 +70,8 @@ struct Connector {
 
 int connector_new(Router *r, const ConnectSettings &cfg, uint32_t io_mode, Connector **out,
                   sy_error *err);
+// A reload's settings: pools, circuits and the DNS cache follow them.
+void connector_update(Connector *c, const ConnectSettings &cfg);
 // The router lets go: pending async connects complete with SY_ECANCELED,
 // idle connections close; live connections keep the rest until they end.
 void connector_release_router(Connector *c);

@@ -68,9 +68,10 @@ bool dns_cached(Connector *c, const char *host, uint32_t port, Addrs *out) {
 }
 
 void dns_store(Connector *c, const char *host, const Addrs &a) {
-    if (!c->cfg.resolve_ttl_ms || !a.n) return;
+    if (!a.n) return;
+    std::lock_guard<std::mutex> g(c->mu); // cfg too: a reload updates it
+    if (!c->cfg.resolve_ttl_ms) return;
     uint64_t exp = mono_ns() + uint64_t{c->cfg.resolve_ttl_ms} * 1000000u;
-    std::lock_guard<std::mutex> g(c->mu);
     DnsEntry **link = &c->dns, **last = nullptr;
     size_t n = 0;
     for (; *link; link = &(*link)->next, n++) {

@@ -167,7 +167,7 @@ void op_start(Op *op, const Addrs &a) { op_step(op, op->att->start(a)); }
 void op_next(Op *op) {
     if (!op->walk.next()) return op_fail(op);
     if (Conn *c = op->walk.from_pool()) return op_complete(op, SY_OK, c, nullptr);
-    op->att = op->cx->alloc.make<Attempt>(op->cx, &op->walk.cur());
+    op->att = op->cx->alloc.make<Attempt>(op->cx, &op->walk.cur(), &op->walk.settings());
     if (!op->att) {
         sy_error err = SY_STRUCT_INIT(sy_error);
         fail(&err, SY_ENOMEM, "", "out of memory");

@@ -21,11 +21,11 @@ bool still_open(const Conn *c) {
 } // namespace
 
 Conn *pool_checkout(Connector *c, Endpoint *e, const char *pool_key) {
-    if (!c->cfg.pool_max_idle || !e) return nullptr;
+    if (!e) return nullptr;
     Conn *dead = nullptr, *found = nullptr;
     uint64_t now = connector_now(c);
     {
-        std::lock_guard<std::mutex> g(c->mu);
+        std::lock_guard<std::mutex> g(c->mu); // cfg too: a reload updates it
         for (Conn **link = &e->idle; *link;) {
             Conn *x = *link;
             bool expired = now - x->idle_since > uint64_t{c->cfg.pool_idle_timeout_ms} * 1000000u;
@@ -56,10 +56,10 @@ Conn *pool_checkout(Connector *c, Endpoint *e, const char *pool_key) {
 }
 
 bool pool_checkin(Connector *c, Conn *conn) {
-    if (!c->cfg.pool_max_idle || conn->broken || !conn->endpoint || !conn->pool_key) return false;
+    if (conn->broken || !conn->endpoint || !conn->pool_key) return false;
     if (conn->tls && net::tls_pending(conn->tls)) return false;
     std::lock_guard<std::mutex> g(c->mu);
-    if (!c->accepting) return false;
+    if (!c->accepting || !c->cfg.pool_max_idle) return false;
     Endpoint *e = conn->endpoint;
     if (e->idle_count >= c->cfg.pool_max_idle) return false;
     conn->idle_since = connector_now(c);

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "plan/plan.hpp"
 #include "util/error.hpp"
 
 namespace sy {
@@ -40,12 +41,9 @@ int Walk::begin(const sy_request *req, const sy_connect_options *opts, sy_attemp
                         opts->struct_size);
         std::memcpy(&o, opts, opts->struct_size < sizeof o ? opts->struct_size : sizeof o);
     }
-    timeout_ms_ = o.timeout_ms ? o.timeout_ms : cx_->cfg.timeout_ms;
-    deadline_ms_ = o.deadline_ms ? o.deadline_ms : cx_->cfg.deadline_ms;
     max_attempts_ = o.max_attempts;
     flags_ = o.flags;
     start_ns_ = mono_ns();
-    deadline_ns_ = deadline_ms_ ? start_ns_ + uint64_t{deadline_ms_} * 1000000u : 0;
     if (async) {
         if (!own_.reserve(kOwnAttempts)) return fail(err, SY_ENOMEM, "", "out of memory");
         out_ = own_.data();
@@ -56,16 +54,32 @@ int Walk::begin(const sy_request *req, const sy_connect_options *opts, sy_attemp
         out_ = attempts;
         cap_ = cap;
     }
-    storage_size_ = sy_router_plan_size(reinterpret_cast<sy_router *>(r_));
-    storage_ = &small_;
-    if (storage_size_ > sizeof small_ || async) { // async walks outlive the caller's stack
-        if (!(storage_ = cx_->alloc.alloc(storage_size_, alignof(std::max_align_t))))
-            return fail(err, SY_ENOMEM, "", "out of memory");
-    } else {
+    // A reload between asking the size and starting the plan may grow it:
+    // ask again then.
+    for (int tries = 0;; tries++) {
+        size_t need = sy_router_plan_size(reinterpret_cast<sy_router *>(r_));
+        if (storage_ && storage_ != &small_) cx_->alloc.free(storage_, storage_size_);
+        storage_ = &small_;
         storage_size_ = sizeof small_;
+        if (need > sizeof small_ || async) { // async walks outlive the caller's stack
+            if (!(storage_ = cx_->alloc.alloc(need, alignof(std::max_align_t))))
+                return fail(err, SY_ENOMEM, "", "out of memory");
+            storage_size_ = need;
+        }
+        int rc = sy_plan_init(reinterpret_cast<sy_router *>(r_), req, storage_, storage_size_,
+                              &plan_, err);
+        if (rc != SY_ETOOSMALL || tries == 3) {
+            if (rc) return rc;
+            break;
+        }
     }
-    return sy_plan_init(reinterpret_cast<sy_router *>(r_), req, storage_, storage_size_, &plan_,
-                        err);
+    // The walk keeps its plan, hence the generation it started on, and
+    // follows that generation's settings to its end.
+    cfg_ = &reinterpret_cast<const PlanHeader *>(plan_)->snap->gen->connect;
+    timeout_ms_ = o.timeout_ms ? o.timeout_ms : cfg_->timeout_ms;
+    deadline_ms_ = o.deadline_ms ? o.deadline_ms : cfg_->deadline_ms;
+    deadline_ns_ = deadline_ms_ ? start_ns_ + uint64_t{deadline_ms_} * 1000000u : 0;
+    return SY_OK;
 }
 
 uint32_t Walk::attempt_ms() const {
@@ -208,7 +222,7 @@ void Walk::finished(const Attempt &a, uint64_t elapsed_ns) {
 }
 
 Conn *Walk::from_pool() {
-    if ((flags_ & SY_CONNECT_NO_POOL) || !cx_->cfg.pool_max_idle || !cur_.ep) return nullptr;
+    if ((flags_ & SY_CONNECT_NO_POOL) || !cfg_->pool_max_idle || !cur_.ep) return nullptr;
     Conn *c = pool_checkout(cx_, cur_.ep, pool_key_);
     if (c) {
         record(SY_OK, SY_OUTCOME_SUCCESS, SY_ATTEMPT_POOLED, 0, "");

@@ -23,6 +23,8 @@ public:
     // deadline or max_attempts ended the walk: then status() says so).
     bool next();
     Candidate &cur() { return cur_; }
+    // The connect settings of the configuration the walk started on.
+    const ConnectSettings &settings() const { return *cfg_; }
     // An idle pooled connection for cur(), or NULL.
     Conn *from_pool();
     // Per-attempt time limit in ms for cur(), bounded by the deadline.
@@ -47,6 +49,7 @@ private:
     void *storage_ = nullptr; // small_ or heap
     size_t storage_size_ = 0;
     sy_plan *plan_ = nullptr;
+    const ConnectSettings *cfg_ = nullptr;
     bool plan_done_ = false;
     Vec<Candidate *> deferred_;
     size_t next_deferred_ = 0;

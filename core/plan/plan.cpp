@@ -49,7 +49,7 @@ extern "C" {
 
 SY_API size_t sy_router_plan_size(const sy_router *router) {
     if (!valid_router(router)) return 0;
-    return reinterpret_cast<const Router *>(router)->plan_size;
+    return reinterpret_cast<const Router *>(router)->plan_size.load(std::memory_order_acquire);
 }
 
 SY_API int sy_plan_init(sy_router *router, const sy_request *req, void *storage, size_t size,
@@ -59,18 +59,21 @@ SY_API int sy_plan_init(sy_router *router, const sy_request *req, void *storage,
     Router *r = reinterpret_cast<Router *>(router);
     if (reinterpret_cast<uintptr_t>(storage) % alignof(uint64_t))
         return fail(err, SY_EINVAL, "", "plan storage must be 8-byte aligned");
-    if (size < r->plan_size)
-        return fail(err, SY_ETOOSMALL, "", "plan storage of %zu bytes is too small: this router needs %zu",
-                    size, r->plan_size);
     Snapshot *s = snapshot_acquire(r);
+    const Generation *g = s->gen;
+    if (size < g->plan_size) { // a reload may have grown it since the caller asked
+        snapshot_release(s);
+        return fail(err, SY_ETOOSMALL, "", "plan storage of %zu bytes is too small: this router needs %zu",
+                    size, g->plan_size);
+    }
     auto *h = static_cast<PlanHeader *>(storage);
     h->magic = 0;
     h->done = 0;
     h->router = r;
     h->snap = s;
     h->req = &as_request(req)->view;
-    const Instance &sel = r->chain[0];
-    void *state = static_cast<char *>(storage) + r->state_offset;
+    const Instance &sel = *g->chain[0];
+    void *state = static_cast<char *>(storage) + g->state_offset;
     clear_error(err);
     int rc = sel.vt.plan_init(sel.mem, s->states[0], &s->view, h->req, state, err);
     if (rc != SY_OK) {
@@ -88,8 +91,8 @@ SY_API int sy_plan_next(sy_plan *plan, sy_target *target) {
         target->struct_size < offsetof(sy_target, port) + sizeof(uint32_t))
         return SY_EINVAL;
     if (h->done) return 0;
-    Router *r = h->router;
     Snapshot *s = h->snap;
+    const Generation *g = s->gen;
     const sy_topology *topo = &s->view;
     // Built on the stack and copied out: *target stays untouched at the end
     // of the plan or on error, and an older caller's smaller struct gets the
@@ -97,14 +100,14 @@ SY_API int sy_plan_next(sy_plan *plan, sy_target *target) {
     sy_target t;
     copy_fields(&t, &kFreshTarget);
     t.epoch = topo->epoch;
-    const Instance &sel = r->chain[0];
-    int rc = sel.vt.plan_next(sel.mem, reinterpret_cast<char *>(h) + r->state_offset, &t);
+    const Instance &sel = *g->chain[0];
+    int rc = sel.vt.plan_next(sel.mem, reinterpret_cast<char *>(h) + g->state_offset, &t);
     if (rc <= 0) {
         h->done = 1;
         return rc;
     }
-    for (size_t i = 1; i < r->chain_len && !t.error; i++) {
-        const Instance &tr = r->chain[i];
+    for (size_t i = 1; i < g->chain_len && !t.error; i++) {
+        const Instance &tr = *g->chain[i];
         char *scratch = reinterpret_cast<char *>(h) + kPlanScratchOffset + (i - 1) * SY_TRANSLATE_SCRATCH;
         rc = tr.vt.translate(tr.mem, s->states[i], topo, h->req, &t, scratch, SY_TRANSLATE_SCRATCH);
         if (rc != SY_OK && !t.error) t.error = sy_status_str(rc);

@@ -16,13 +16,26 @@ namespace {
 
 void snapshot_destroy(Snapshot *s) {
     Router *r = s->router;
-    for (size_t i = r->chain_len; i-- > 0;) {
-        const Instance &in = r->chain[i];
-        if (in.vt.detach && s->states[i]) in.vt.detach(in.mem, s->states[i]);
+    if (Generation *g = s->gen) {
+        for (size_t i = g->chain_len; i-- > 0;) {
+            const Instance &in = *g->chain[i];
+            if (in.vt.detach && s->states[i]) in.vt.detach(in.mem, s->states[i]);
+        }
+        generation_unref(r, g);
     }
     topology_free(s->topo);
     r->alloc.destroy(s);
 }
+
+// Set while this thread holds update_mu: a plan released from inside a
+// plugin hook the writer runs must not try to take it again.
+thread_local bool tl_writing = false;
+
+struct WriteLock {
+    explicit WriteLock(Router *r) : g(r->update_mu) { tl_writing = true; }
+    ~WriteLock() { tl_writing = false; }
+    std::lock_guard<std::mutex> g;
+};
 
 // Frees the retired snapshots no plan uses any more (all of them when the
 // router goes away). Writers only (update_mu held), so plugins' attach and
@@ -82,7 +95,38 @@ Snapshot *snapshot_acquire(Router *r) {
     }
 }
 
-void snapshot_release(Snapshot *s) { s->refs[stripe()].n.fetch_sub(1, std::memory_order_release); }
+void snapshot_release(Snapshot *s) {
+    // Read before letting go: once released, a writer may free s.
+    bool retired = s->retired.load(std::memory_order_acquire);
+    Router *r = s->router;
+    s->refs[stripe()].n.fetch_sub(1, std::memory_order_release);
+    if (!retired || tl_writing) return;
+    // This may have been the last plan on an old snapshot (and its
+    // generation's plugins): free it now unless a writer is at work (it
+    // drains after publishing).
+    std::unique_lock<std::mutex> l(r->update_mu, std::try_to_lock);
+    if (!l) return;
+    tl_writing = true;
+    drain_retired(r, false);
+    tl_writing = false;
+}
+
+void instance_unref(Router *r, Instance *in) {
+    if (in->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    if (in->created) in->vt.destroy(in->mem);
+    r->alloc.free(in->mem, in->mem_size);
+    json_delete(r->alloc, in->config);
+    r->alloc.destroy(in);
+}
+
+void generation_unref(Router *r, Generation *g) {
+    if (!g || g->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    for (size_t i = g->chain_len; i-- > 0;) instance_unref(r, g->chain[i]);
+    connect_settings_free(r->alloc, &g->connect);
+    json_delete(r->alloc, g->topology_src);
+    json_delete(r->alloc, g->connect_src);
+    r->alloc.destroy(g);
+}
 
 namespace {
 
@@ -90,8 +134,9 @@ namespace {
 int publish_locked(Router *r, Snapshot *s, sy_error *err) {
     s->view = s->topo->view;
     s->view.epoch = r->epoch.load() + 1;
-    for (size_t i = 0; i < r->chain_len; i++) {
-        const Instance &in = r->chain[i];
+    const Generation *g = s->gen;
+    for (size_t i = 0; i < g->chain_len; i++) {
+        const Instance &in = *g->chain[i];
         if (!in.vt.attach) continue;
         clear_error(err);
         int rc = in.vt.attach(in.mem, &s->view, &s->states[i], err);
@@ -110,6 +155,7 @@ int publish_locked(Router *r, Snapshot *s, sy_error *err) {
     for (const Stripe &k : r->readers[e & 1])
         while (k.n.load() != 0) std::this_thread::yield();
     if (old) {
+        old->retired.store(true, std::memory_order_release);
         old->retired_next = r->retired;
         r->retired = old;
     }
@@ -127,7 +173,9 @@ int router_publish(Router *r, Topology *t, sy_error *err) {
     }
     s->router = r;
     s->topo = t;
-    std::lock_guard<std::mutex> g(r->update_mu);
+    WriteLock g(r);
+    s->gen = r->gen;
+    s->gen->refs.fetch_add(1, std::memory_order_relaxed);
     // The topology's age starts here; republish keeps it (same topology).
     t->view.published_ns = router_now(r);
     return publish_locked(r, s, err);
@@ -137,14 +185,45 @@ int router_republish(Router *r, sy_error *err) {
     Snapshot *s = r->alloc.make<Snapshot>();
     if (!s) return fail(err, SY_ENOMEM, "", "out of memory");
     s->router = r;
-    std::lock_guard<std::mutex> g(r->update_mu);
+    WriteLock g(r);
     Snapshot *cur = r->current.load();
     if (!cur) {
         r->alloc.destroy(s);
         return SY_OK; // still configuring: the first publish attaches anyway
     }
+    s->gen = r->gen;
+    s->gen->refs.fetch_add(1, std::memory_order_relaxed);
     s->topo = topology_ref(cur->topo);
     return publish_locked(r, s, err);
+}
+
+int router_publish_generation(Router *r, Generation *gen, Topology *t, sy_error *err) {
+    Snapshot *s = r->alloc.make<Snapshot>();
+    if (!s) {
+        topology_free(t);
+        return fail(err, SY_ENOMEM, "", "out of memory");
+    }
+    s->router = r;
+    WriteLock g(r);
+    Snapshot *cur = r->current.load();
+    if (t) {
+        s->topo = t;
+        t->view.published_ns = router_now(r);
+    } else if (cur) {
+        s->topo = topology_ref(cur->topo);
+    } else {
+        r->alloc.destroy(s);
+        return fail(err, SY_EINTERNAL, "", "no topology to publish the configuration over");
+    }
+    s->gen = gen;
+    gen->refs.fetch_add(1, std::memory_order_relaxed); // the snapshot's
+    int rc = publish_locked(r, s, err);
+    if (rc) return rc; // s is gone with its reference; the caller keeps its own
+    Generation *old = r->gen;
+    r->gen = gen; // the caller's reference, now the router's
+    r->plan_size.store(gen->plan_size, std::memory_order_release);
+    generation_unref(r, old);
+    return SY_OK;
 }
 
 void router_vlog(const Router *r, uint32_t level, const char *source, const char *fmt,
@@ -165,21 +244,19 @@ void router_log(const Router *r, uint32_t level, const char *source, const char 
 void router_destroy(Router *r) {
     // Connects in flight use the plugins: they end first.
     if (r->connector) connector_release_router(r->connector);
-    else connect_settings_free(r->alloc, &r->connect_cfg);
     r->connector = nullptr;
     if (Snapshot *s = r->current.exchange(nullptr)) {
-        std::lock_guard<std::mutex> g(r->update_mu);
+        WriteLock g(r);
         s->retired_next = r->retired;
         r->retired = s;
         drain_retired(r, true); // plans must have ended: the router is going away
     }
-    for (size_t i = r->chain_len; i-- > 0;) {
-        Instance &in = r->chain[i];
-        if (in.created) in.vt.destroy(in.mem);
-        r->alloc.free(in.mem, in.mem_size);
-    }
+    generation_unref(r, r->gen);
+    r->gen = nullptr;
     plugin_unload_all(r);
     resolver_free(r->resolver);
+    for (size_t i = 0; i < r->opt_plugin_path.size(); i++) r->alloc.strfree(r->opt_plugin_path[i]);
+    r->alloc.strfree(r->opt_base_dir);
     if (r->log_destroy) r->log_destroy(r->log_data);
     r->magic = 0;
     Alloc a = r->alloc;
@@ -251,8 +328,9 @@ SY_API int sy_router_report(sy_router *router, const sy_target *target,
     sy_target t{};
     std::memcpy(&t, target, target->struct_size < sizeof t ? target->struct_size : sizeof t);
     Snapshot *s = snapshot_acquire(r);
-    for (size_t i = 0; i < r->chain_len; i++) {
-        const Instance &in = r->chain[i];
+    const Generation *g = s->gen;
+    for (size_t i = 0; i < g->chain_len; i++) {
+        const Instance &in = *g->chain[i];
         if (in.vt.on_outcome) in.vt.on_outcome(in.mem, s->states[i], &s->view, &t, outcome);
     }
     snapshot_release(s);
@@ -265,22 +343,29 @@ SY_API int sy_router_get_interface(sy_router *router, const char *plugin, const 
     if (!valid_router(router) || !plugin || !iface || !iface_out || !instance_out)
         return fail(err, SY_EINVAL, "", "sy_router_get_interface: every argument is required");
     Router *r = reinterpret_cast<Router *>(router);
-    for (size_t i = 0; i < r->chain_len; i++) {
-        const Instance &in = r->chain[i];
+    // The instance outlives this call as long as the current generation
+    // keeps it (until a reload that changes this plugin or its config).
+    Snapshot *s = snapshot_acquire(r);
+    const Generation *g = s->gen;
+    int rc = fail(err, SY_EUNKNOWN, "", "no plugin '%.64s' in this router's chain", plugin);
+    for (size_t i = 0; i < g->chain_len; i++) {
+        const Instance &in = *g->chain[i];
         if (std::strcmp(in.vt.name, plugin) != 0) continue;
-        if (!in.vt.get_interface)
-            return fail(err, SY_EUNSUPPORTED, "", "plugin '%.64s' has no extension interfaces",
-                        plugin);
         const void *p = nullptr;
-        int rc = in.vt.get_interface(in.mem, iface, min_version, &p);
-        if (rc != SY_OK || !p)
-            return fail(err, rc > 0 ? SY_EINTERNAL : rc != SY_OK ? rc : SY_EUNSUPPORTED, "",
-                        "plugin '%.64s' has no interface '%.64s' of version >= %u", plugin, iface,
-                        min_version);
-        *iface_out = p;
-        *instance_out = in.mem;
-        return SY_OK;
+        if (!in.vt.get_interface) {
+            rc = fail(err, SY_EUNSUPPORTED, "", "plugin '%.64s' has no extension interfaces", plugin);
+        } else if ((rc = in.vt.get_interface(in.mem, iface, min_version, &p)) != SY_OK || !p) {
+            rc = fail(err, rc > 0 ? SY_EINTERNAL : rc != SY_OK ? rc : SY_EUNSUPPORTED, "",
+                      "plugin '%.64s' has no interface '%.64s' of version >= %u", plugin, iface,
+                      min_version);
+        } else {
+            clear_error(err);
+            *iface_out = p;
+            *instance_out = in.mem;
+        }
+        break;
     }
-    return fail(err, SY_EUNKNOWN, "", "no plugin '%.64s' in this router's chain", plugin);
+    snapshot_release(s);
+    return rc;
 }
 }

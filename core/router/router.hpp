@@ -26,13 +26,35 @@ struct HostCtx {
     Router *router;
 };
 
+// A created plugin instance. Generations share an instance whose plugin and
+// config a reload left unchanged, so its state (latency averages, route
+// tables changed through its interface) lives on.
 struct Instance {
     sy_plugin vt{};  // the plugin's vtable, zero-extended to this core's size
+    const sy_plugin *src = nullptr; // the vtable it came from: same pointer, same plugin
     const char *origin = nullptr; // file it came from, or "static"
     void *mem = nullptr;          // instance_size bytes
     size_t mem_size = 0;
     HostCtx host{};
     bool created = false;
+    bool selector = false;
+    cJSON *config = nullptr;      // a copy of its config (NULL: none given)
+    std::atomic<int32_t> refs{1}; // generations using it
+};
+
+// One configuration: a plugin chain and the connect settings that came with
+// it. Snapshots pin their generation, so plans started before a reload end
+// on the chain they began with; the last snapshot of an old generation
+// destroys the instances no newer generation kept.
+struct Generation {
+    std::atomic<int32_t> refs{1}; // the router while current, and each snapshot
+    Instance *chain[kMaxChain] = {};
+    size_t chain_len = 0; // chain[0] is the selector
+    size_t plan_size = 0;
+    size_t state_offset = 0;
+    ConnectSettings connect; // owned
+    cJSON *topology_src = nullptr; // the config's topology section, to tell it unchanged
+    cJSON *connect_src = nullptr;  // the config's connect section
 };
 
 // A counter on a cache line of its own: threads count themselves on their
@@ -48,10 +70,13 @@ struct Stripe {
 struct Snapshot {
     Stripe refs[kStripes]; // plans using it; a plan may end on another stripe: only the sum counts
     Router *router = nullptr;
+    Generation *gen = nullptr; // a reference: the chain plans of this snapshot use
     Topology *topo = nullptr;  // a reference: republished snapshots share it
     sy_topology view{};        // topo's view with this snapshot's epoch
     void *states[kMaxChain] = {};
     Snapshot *retired_next = nullptr;
+    // Set once retired: the plan that ends its last use frees it then.
+    std::atomic<bool> retired{false};
 };
 
 struct LoadedModule {
@@ -72,11 +97,14 @@ struct Router {
     Vec<LoadedModule> modules{alloc};
     Vec<const sy_plugin *> loaded{alloc}; // vtables enumerated from modules
     Vec<const char *> loaded_origin{alloc};
-    Instance chain[kMaxChain];
-    size_t chain_len = 0; // chain[0] is the selector
-    size_t plan_size = 0;
-    size_t state_offset = 0;
-    ConnectSettings connect_cfg;          // until the connector takes it
+    // Writers (reload_mu): the current configuration. Readers go through
+    // their snapshot's generation instead.
+    Generation *gen = nullptr;
+    std::atomic<size_t> plan_size{0}; // the current generation's
+    std::mutex reload_mu;             // one configuration change at a time
+    // What a reload needs from the creation options (owned copies).
+    Vec<char *> opt_plugin_path{alloc};
+    char *opt_base_dir = nullptr;
     struct Connector *connector = nullptr; // connect/connector.hpp
     struct Resolver *resolver = nullptr; // resolve/resolver.cpp
 
@@ -98,6 +126,12 @@ void snapshot_release(Snapshot *s);
 int router_publish(Router *r, Topology *t, sy_error *err);
 // Publishes a new snapshot over the current topology (plugin state changed).
 int router_republish(Router *r, sy_error *err);
+// Publishes gen (taking the caller's reference) as the current generation,
+// over t when given (taking ownership), else over the current topology.
+// On failure nothing changes.
+int router_publish_generation(Router *r, Generation *gen, Topology *t, sy_error *err);
+void generation_unref(Router *r, Generation *g);
+void instance_unref(Router *r, Instance *in);
 
 void router_log(const Router *r, uint32_t level, const char *source, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

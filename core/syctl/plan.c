@@ -223,24 +223,81 @@ static int run(const syctl_args *args, sy_router *router, const sy_request *req,
     return code;
 }
 
+/* Reports each error of a refused reload as `syctl: FILE: PATH: MESSAGE`. */
+static void print_reload_error(const sy_error *err, void *user_data) {
+    syctl_print_error(syctl_file_name(user_data), err, err->code);
+}
+
+/* --reload: the second config into the same router, as an application's
+ * sy_router_reload would. Returns an exit code. */
+static int reload(const syctl_args *args, sy_router *router) {
+    char *text = NULL;
+    size_t len = 0;
+    if (syctl_read_file(args->reload, &text, &len) != 0) return SYCTL_EXIT_BAD;
+    int rc = sy_router_reload(router, text, len, print_reload_error, (void *)args->reload, NULL);
+    free(text);
+    if (rc != SY_OK) {
+        fprintf(stderr, "syctl: %s: reload refused (%s): the first config still serves\n",
+                syctl_file_name(args->reload), sy_status_name(rc));
+        return SYCTL_EXIT_BAD;
+    }
+    return SYCTL_EXIT_OK;
+}
+
+/* Plans into a fresh array (JSON) or stdout (text). */
+static int plan_once(const syctl_args *args, sy_router *router, const sy_request *req,
+                     cJSON **array) {
+    if (args->json && !(*array = cJSON_CreateArray())) {
+        fprintf(stderr, "syctl: %s\n", sy_status_str(SY_ENOMEM));
+        return SYCTL_EXIT_BAD;
+    }
+    return run(args, router, req, *array);
+}
+
 int syctl_cmd_plan(const syctl_args *args) {
     sy_router *router = NULL;
     sy_request *req = NULL;
     if (syctl_load(args, &router, &req) != 0) return SYCTL_EXIT_BAD;
 
-    cJSON *array = NULL;
-    int code = SYCTL_EXIT_BAD;
-    if (args->json && !(array = cJSON_CreateArray()))
-        fprintf(stderr, "syctl: %s\n", sy_status_str(SY_ENOMEM));
-    else
-        code = run(args, router, req, array);
-    /* JSON: the whole array or nothing; an empty one when there is no route. */
-    if (array && (code == SYCTL_EXIT_OK || code == SYCTL_EXIT_NOROUTE) && !print_json(array)) {
+    cJSON *before = NULL, *after = NULL, *out = NULL;
+    if (args->reload && !args->json)
+        printf("# before: %s (epoch %llu)\n", syctl_file_name(args->config),
+               (unsigned long long)sy_router_epoch(router));
+    int code = plan_once(args, router, req, &before);
+    if (args->reload && code != SYCTL_EXIT_BAD) {
+        /* Both plans print; the exit code is the second's: it is the preview. */
+        fflush(stdout);
+        code = reload(args, router);
+        if (code == SYCTL_EXIT_OK) {
+            if (!args->json)
+                printf("# after reload: %s (epoch %llu)\n", syctl_file_name(args->reload),
+                       (unsigned long long)sy_router_epoch(router));
+            code = plan_once(args, router, req, &after);
+        }
+    }
+    out = before;
+    if (args->json && args->reload) {
+        /* {"before": [...], "after": [...]}: one document, as without --reload */
+        out = code == SYCTL_EXIT_OK || code == SYCTL_EXIT_NOROUTE ? cJSON_CreateObject() : NULL;
+        if (out && (!cJSON_AddItemToObject(out, "before", before) || (before = NULL) ||
+                    !cJSON_AddItemToObject(out, "after", after) || (after = NULL))) {
+            cJSON_Delete(out);
+            out = NULL;
+        }
+        if (!out && (code == SYCTL_EXIT_OK || code == SYCTL_EXIT_NOROUTE)) {
+            fprintf(stderr, "syctl: %s\n", sy_status_str(SY_ENOMEM));
+            code = SYCTL_EXIT_BAD;
+        }
+    }
+    /* JSON: the whole document or nothing; an empty array when there is no route. */
+    if (out && (code == SYCTL_EXIT_OK || code == SYCTL_EXIT_NOROUTE) && !print_json(out)) {
         fprintf(stderr, "syctl: %s\n", sy_status_str(SY_ENOMEM));
         code = SYCTL_EXIT_BAD;
     }
 
-    cJSON_Delete(array);
+    if (out != before) cJSON_Delete(out);
+    cJSON_Delete(before);
+    cJSON_Delete(after);
     sy_request_free(req);
     sy_router_free(router);
     return code;

@@ -21,7 +21,8 @@ enum {
     OPT_LIMIT = 1u << 3,
     OPT_TEMPLATE = 1u << 4,
     OPT_VERBOSE = 1u << 5,
-    OPT_HELP = 1u << 6
+    OPT_HELP = 1u << 6,
+    OPT_RELOAD = 1u << 7
 };
 
 typedef struct syctl_option {
@@ -36,6 +37,7 @@ static const syctl_option options[] = {
     { 'r', "request", OPT_REQUEST, "REQUEST" },
     { 0, "json", OPT_JSON, NULL },
     { 0, "limit", OPT_LIMIT, "N" },
+    { 0, "reload", OPT_RELOAD, "CONFIG2" },
     { 't', "template", OPT_TEMPLATE, "TEMPLATE" },
     { 'v', "verbose", OPT_VERBOSE, NULL },
     { 'h', "help", OPT_HELP, NULL },
@@ -52,9 +54,10 @@ typedef struct syctl_command {
 } syctl_command;
 
 static const syctl_command commands[] = {
-    { "plan", "-c CONFIG -r REQUEST|- [--json] [--limit N]",
+    { "plan", "-c CONFIG -r REQUEST|- [--json] [--limit N] [--reload CONFIG2]",
       "print the plan for a request: its targets, in order",
-      OPT_CONFIG | OPT_REQUEST | OPT_JSON | OPT_LIMIT | OPT_VERBOSE, OPT_CONFIG | OPT_REQUEST,
+      OPT_CONFIG | OPT_REQUEST | OPT_JSON | OPT_LIMIT | OPT_RELOAD | OPT_VERBOSE,
+      OPT_CONFIG | OPT_REQUEST,
       syctl_cmd_plan, NULL },
     { "check", "-c CONFIG", "validate a config and its plugins, printing every error",
       OPT_CONFIG | OPT_VERBOSE, OPT_CONFIG, syctl_cmd_check, NULL },
@@ -92,6 +95,7 @@ static void print_usage(FILE *f) {
           "  -r, --request FILE        the request (JSON); \"-\" reads stdin\n"
           "      --json                print JSON instead of text\n"
           "      --limit N             stop after N targets\n"
+          "      --reload CONFIG2      plan, reload CONFIG2 into the same router, plan again\n"
           "  -t, --template TEMPLATE   a template to use instead of the config's (text, or @FILE)\n"
           "  -v, --verbose             log what plugins say (repeat for more)\n"
           "  -h, --help                print this help\n"
@@ -159,6 +163,7 @@ static int set_option(const syctl_command *cmd, const syctl_option *opt, const c
     case OPT_JSON: args->json = 1; break;
     case OPT_VERBOSE: args->verbose++; break;
     case OPT_LIMIT: return parse_limit(cmd, value, &args->limit);
+    case OPT_RELOAD: args->reload = value; break;
     default: break;
     }
     return SYCTL_EXIT_OK;
@@ -233,6 +238,10 @@ static int parse_options(const syctl_command *cmd, int argc, char **argv, int fi
     if (args->config && args->request && strcmp(args->config, "-") == 0 &&
         strcmp(args->request, "-") == 0)
         return usage_error(cmd, "%s", "-c and -r cannot both read stdin");
+    if (args->reload && strcmp(args->reload, "-") == 0 &&
+        ((args->config && strcmp(args->config, "-") == 0) ||
+         (args->request && strcmp(args->request, "-") == 0)))
+        return usage_error(cmd, "%s", "only one of -c, -r and --reload can read stdin");
     return SYCTL_EXIT_OK;
 }
 

@@ -34,6 +34,7 @@ typedef struct syctl_args {
     int json;             /* --json */
     size_t limit;         /* --limit N; 0: every target */
     int verbose;          /* -v, repeatable: raises the log level */
+    const char *reload;   /* --reload FILE (plan): a second config to reload into the router */
 } syctl_args;
 
 /* Commands. */

@@ -215,6 +215,32 @@ typedef void (*sy_diag_fn)(const sy_error *error, void *user_data);
 SY_API int sy_config_check(const char *config_json, size_t len, const sy_router_options *opts,
                            sy_diag_fn report, void *user_data);
 
+/* Since 0.3. Replaces the router's configuration (plugin chain, connect
+ * settings, topology defaults) with a new one, atomically:
+ *  - plans started before finish on the old chain; plans started after use
+ *    the new one; the old chain's plugins are destroyed when the last plan
+ *    (or connect) using them ends;
+ *  - a stage whose plugin and config are unchanged keeps its instance and
+ *    its state (latency averages, route tables changed through its
+ *    interface); the connector keeps its pools, circuits and DNS cache;
+ *  - the config's topology replaces the current one only when it differs
+ *    from the previous config's (an unchanged or absent section keeps what
+ *    was published since);
+ *  - a config with errors changes nothing: report (may be NULL) gets every
+ *    error, err the first.
+ * Plugin interfaces and instances obtained from sy_router_get_interface are
+ * valid until a reload replaces that plugin. sy_router_plan_size() may grow:
+ * storage sized before a reload gets SY_ETOOSMALL from sy_plan_init if it
+ * is too small for the new chain (SY_PLAN_STORAGE_SIZE covers in-tree
+ * plugins). Plugin files stay loaded until the router is freed. Reloads are
+ * serialized; planning and connecting go on meanwhile without blocking.
+ * sy_router_reload_file resolves relative plugin_path entries against the
+ * file's directory; sy_router_reload against the router's base_dir. */
+SY_API int sy_router_reload(sy_router *router, const char *config_json, size_t len,
+                            sy_diag_fn report, void *user_data, sy_error *err);
+SY_API int sy_router_reload_file(sy_router *router, const char *path, sy_diag_fn report,
+                                 void *user_data, sy_error *err);
+
 /* ---------------------------------------------------------------- topology */
 
 enum sy_replication_strategy {

@@ -20,6 +20,7 @@ packages=(
     libcmocka-dev                  # unit tests
     python3                        # the syctl contract checker
     binutils                       # readelf, nm (ABI checks)
+    abigail-tools                  # abidw/abidiff: the ABI baseline check
     golang-go                      # Go binding, Go peer benchmarks
     postgresql libpq-dev           # the read/write-split example (examples/postgres)
     tinyproxy microsocks           # real proxies for the connector's proxy-hop tests

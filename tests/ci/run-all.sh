@@ -177,6 +177,9 @@ esac
 # plugins come from the installed plugindir.
 (cd "$tmp" && LD_LIBRARY_PATH=$lib SY_PLUGIN_PATH=$lib/switchyard \
     ./plan_request "$root/examples/demo/cluster.json")
+# A user's own plugin (examples/custom_plugin), built outside the tree with
+# only cc and pkg-config against the installed copy, routed through by syctl.
+bash tests/ci/check-custom-plugin.sh "$dest" "$libdir" "$prefix/bin" "$tmp/custom-plugin"
 end
 
 # ---------------------------------------------------------------- 4. ASan + UBSan
@@ -210,7 +213,7 @@ if ! "$tmp/tsan" >/dev/null 2>&1; then
 fi
 CC=clang CXX=clang++ setup build-ci-tsan --buildtype=debugoptimized \
     -Db_sanitize=thread -Db_lundef=false
-tsan_tests=(threads plan default_policy default_mode static_routes template_routes connect connect_tls)
+tsan_tests=(threads reload plan default_policy default_mode static_routes template_routes connect connect_tls)
 missing=$(meson introspect build-ci-tsan --tests | python3 -c '
 import json, sys
 names = {t["name"] for t in json.load(sys.stdin)}
