@@ -12,32 +12,22 @@
 #include <cstring>
 
 #include "util/error.hpp"
+#include "util/text.hpp"
 
 namespace sy {
 
 namespace {
-
-void copy_str(char *dst, size_t cap, const char *src) {
-    if (!src) {
-        dst[0] = 0;
-        return;
-    }
-    size_t n = std::strlen(src);
-    if (n >= cap) n = cap - 1;
-    std::memcpy(dst, src, n);
-    dst[n] = 0;
-}
 
 void format_addr(const sockaddr_storage &ss, char *out, size_t cap) {
     char ip[INET6_ADDRSTRLEN] = "?";
     if (ss.ss_family == AF_INET) {
         const auto *s4 = reinterpret_cast<const sockaddr_in *>(&ss);
         inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof ip);
-        std::snprintf(out, cap, "%s:%u", ip, ntohs(s4->sin_port));
+        format_endpoint(out, cap, ip, ntohs(s4->sin_port));
     } else {
         const auto *s6 = reinterpret_cast<const sockaddr_in6 *>(&ss);
         inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof ip);
-        std::snprintf(out, cap, "[%s]:%u", ip, ntohs(s6->sin6_port));
+        format_endpoint(out, cap, ip, ntohs(s6->sin6_port));
     }
 }
 
@@ -70,8 +60,7 @@ bool candidate_from(Candidate *c, const sy_target *t) {
     if (std::strlen(t->host) >= sizeof c->host) return false;
     std::strcpy(c->host, t->host);
     c->t.host = c->host;
-    bool v6 = std::strchr(c->host, ':') != nullptr;
-    std::snprintf(c->endpoint, sizeof c->endpoint, v6 ? "[%s]:%u" : "%s:%u", c->host, t->port);
+    format_endpoint(c->endpoint, sizeof c->endpoint, c->host, t->port);
     return true;
 }
 

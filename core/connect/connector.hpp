@@ -81,7 +81,8 @@ uint64_t connector_now(const Connector *c); // the router's clock, ns
 uint64_t mono_ns();                          // the real clock, for timeouts
 
 // Endpoint bookkeeping (connect/endpoint.cpp). mu held.
-Endpoint *endpoint_get(Connector *c, const char *host, uint32_t port, bool create);
+// key: "host:port" ("[v6]:port"), as format_endpoint writes it.
+Endpoint *endpoint_get(Connector *c, const char *key, bool create);
 // Whether the endpoint may be tried now: 0 yes, 1 yes as the half-open
 // probe, -1 not now (its circuit is open).
 int endpoint_admit(Connector *c, Endpoint *e, uint64_t now);

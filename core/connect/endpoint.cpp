@@ -27,10 +27,7 @@ const char *circuit_name(Circuit c) {
 
 } // namespace
 
-Endpoint *endpoint_get(Connector *c, const char *host, uint32_t port, bool create) {
-    char key[300];
-    std::snprintf(key, sizeof key, std::strchr(host, ':') ? "[%.255s]:%u" : "%.255s:%u", host,
-                  port);
+Endpoint *endpoint_get(Connector *c, const char *key, bool create) {
     uint64_t h = fnv1a(key);
     Endpoint **b = &c->buckets[h % kEndpointBuckets];
     for (Endpoint *e = *b; e; e = e->next)

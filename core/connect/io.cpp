@@ -148,7 +148,8 @@ void op_step(Op *op, Step s) {
     }
     op->timer.cancel();
     op->gen++;
-    op->walk.finished(*op->att, mono_ns() - op->t0);
+    uint64_t end = mono_ns();
+    op->walk.finished(*op->att, end - op->t0, end);
     if (s == Step::Done) {
         sy_error err = SY_STRUCT_INIT(sy_error);
         Conn *c = op->walk.make_conn(*op->att, &err);

@@ -6,6 +6,7 @@
 
 #include "plan/plan.hpp"
 #include "util/error.hpp"
+#include "util/text.hpp"
 
 namespace sy {
 
@@ -127,7 +128,7 @@ bool Walk::next() {
             int admit = 0;
             {
                 std::lock_guard<std::mutex> g(cx_->mu);
-                cur_.ep = endpoint_get(cx_, cur_.host, cur_.t.port, true);
+                cur_.ep = endpoint_get(cx_, cur_.endpoint, true);
                 admit = endpoint_admit(cx_, cur_.ep, connector_now(cx_));
             }
             if (admit < 0) { // open circuit: after everything else
@@ -164,8 +165,7 @@ void append(char *buf, size_t cap, size_t *n, const char *fmt, ...) {
 
 bool Walk::take_cur() {
     tried_++;
-    size_t n = 0;
-    append(pool_key_, sizeof pool_key_, &n, "%s", cur_.endpoint);
+    size_t n = copy_str(pool_key_, sizeof pool_key_, cur_.endpoint);
     if (cur_.t.flags & SY_TARGET_TLS) {
         const sy_tls_profile *p = cur_.t.tls_profile;
         append(pool_key_, sizeof pool_key_, &n, "|tls:%s|sni:%s",
@@ -182,17 +182,18 @@ bool Walk::take_cur() {
 void Walk::record(int status, uint32_t outcome, uint32_t flags, uint64_t elapsed,
                   const char *msg) {
     if (count_ < cap_) {
-        sy_attempt a = SY_STRUCT_INIT(sy_attempt);
+        sy_attempt &a = out_[count_]; // filled in place: 672 bytes not copied
+        std::memset(&a, 0, offsetof(sy_attempt, message) + 1);
+        a.struct_size = sizeof a;
         a.status = status;
         a.outcome = outcome;
         a.flags = flags | ((cur_.t.flags & SY_TARGET_TLS) ? uint32_t{SY_ATTEMPT_TLS} : 0u);
         a.elapsed_ns = elapsed;
         a.port = cur_.t.port;
         a.proxy_count = cur_.t.proxy_count;
-        std::snprintf(a.node, sizeof a.node, "%s", cur_.t.node ? cur_.t.node : "");
-        std::snprintf(a.host, sizeof a.host, "%s", cur_.t.host ? cur_.t.host : "");
-        std::snprintf(a.message, sizeof a.message, "%s", msg ? msg : "");
-        out_[count_] = a;
+        copy_str(a.node, sizeof a.node, cur_.t.node);
+        copy_str(a.host, sizeof a.host, cur_.t.host);
+        copy_str(a.message, sizeof a.message, msg);
     }
     count_++;
     if (status != SY_OK) {
@@ -206,14 +207,15 @@ void Walk::record(int status, uint32_t outcome, uint32_t flags, uint64_t elapsed
     }
 }
 
-void Walk::finished(const Attempt &a, uint64_t elapsed_ns) {
+void Walk::finished(const Attempt &a, uint64_t elapsed_ns, uint64_t end_ns) {
     uint32_t flags = (cur_.deferred ? uint32_t{SY_ATTEMPT_CIRCUIT_OPEN} : 0u) |
                      (cur_.probe ? uint32_t{SY_ATTEMPT_PROBE} : 0u);
     bool ok = a.status() == SY_OK;
     record(a.status(), a.outcome(), flags, elapsed_ns, ok ? "" : a.message());
+    uint64_t now = cx_->clock_fn ? connector_now(cx_) : end_ns; // the same clock: no second read
     {
         std::lock_guard<std::mutex> g(cx_->mu);
-        endpoint_record(cx_, cur_.ep, ok, elapsed_ns, connector_now(cx_));
+        endpoint_record(cx_, cur_.ep, ok, elapsed_ns, now);
     }
     sy_outcome o = SY_STRUCT_INIT(sy_outcome);
     o.kind = a.outcome();
@@ -249,8 +251,8 @@ Conn *Walk::make_conn(Attempt &a, sy_error *err) {
     c->port = cur_.t.port;
     c->proxy_count = cur_.t.proxy_count;
     c->endpoint = cur_.ep;
-    std::snprintf(c->node, sizeof c->node, "%s", cur_.t.node ? cur_.t.node : "");
-    std::snprintf(c->host, sizeof c->host, "%s", cur_.t.host);
+    copy_str(c->node, sizeof c->node, cur_.t.node);
+    copy_str(c->host, sizeof c->host, cur_.t.host);
     cx_->refs.fetch_add(1);
     return c;
 }

@@ -29,7 +29,8 @@ public:
     Conn *from_pool();
     // Per-attempt time limit in ms for cur(), bounded by the deadline.
     uint32_t attempt_ms() const;
-    void finished(const Attempt &a, uint64_t elapsed_ns);
+    // end_ns: mono_ns() when the attempt ended.
+    void finished(const Attempt &a, uint64_t elapsed_ns, uint64_t end_ns);
     // A connection for cur() from a finished attempt.
     Conn *make_conn(Attempt &a, sy_error *err);
     void pooled(Conn *c);
