@@ -2,7 +2,58 @@ package switchyard
 
 /*
 #include <stdlib.h>
+#include <string.h>
 #include <switchyard/switchyard.h>
+
+// A plan in one C block: the target sy_plan_next fills, the request (freed
+// with the plan), plan_init's status and error, then the plan's storage. Go
+// hands C no Go pointer: with one, cgo checks the memory it points to on
+// every call (for a sy_target, with its 26 pointer fields, that cost 3 times
+// the call itself) and the variable moves to the Go heap. The C handles go
+// as uintptr_t: they point to C memory, which the Go runtime neither moves
+// nor frees, and a pointer argument, even to C memory, costs a check and an
+// allocation per call.
+typedef struct sy_go_plan {
+	sy_target target;
+	sy_plan *plan;
+	sy_request *req;
+	int rc;
+	sy_error err;
+} sy_go_plan;
+
+// sy_router_plan_size, the storage's malloc and sy_plan_init in one call.
+// NULL when out of memory; otherwise check rc (and err), then end it.
+static sy_go_plan *sy_go_plan_start(uintptr_t router, uintptr_t request) {
+	sy_router *r = (sy_router *)router;
+	sy_request *req = (sy_request *)request;
+	size_t size = sy_router_plan_size(r);
+	if (size < sizeof(sy_plan_storage)) size = sizeof(sy_plan_storage);
+	size_t head = (sizeof(sy_go_plan) + 15) & ~(size_t)15;
+	sy_go_plan *p = (sy_go_plan *)malloc(head + size);
+	if (!p) return NULL;
+	p->plan = NULL;
+	p->req = req;
+	p->err.struct_size = sizeof p->err;
+	p->err.code = 0;
+	p->err.path[0] = p->err.message[0] = 0;
+	p->rc = sy_plan_init(r, req, (char *)p + head, size, &p->plan, &p->err);
+	return p;
+}
+
+static int sy_go_plan_next(uintptr_t plan) {
+	sy_go_plan *p = (sy_go_plan *)plan;
+	memset(&p->target, 0, sizeof p->target);
+	p->target.struct_size = sizeof p->target;
+	return sy_plan_next(p->plan, &p->target);
+}
+
+// Releases the plan, frees the request and the block.
+static void sy_go_plan_end(uintptr_t plan) {
+	sy_go_plan *p = (sy_go_plan *)plan;
+	if (p->rc == SY_OK) sy_plan_release(p->plan);
+	sy_request_free(p->req);
+	free(p);
+}
 */
 import "C"
 
@@ -100,28 +151,41 @@ func copyTarget(t *C.sy_target) Target {
 		w := int(t.weight)
 		g.Weight = &w
 	}
-	for i := 0; i < int(t.via_count) && i < C.SY_VIA_MAX; i++ {
-		g.Via = append(g.Via, goString(t.via[i]))
-		g.ViaDetail = append(g.ViaDetail, goString(t.via_detail[i]))
+	if n := int(t.via_count); n > 0 {
+		if n > C.SY_VIA_MAX {
+			n = C.SY_VIA_MAX
+		}
+		// One allocation for both slices (capped: appending to one
+		// cannot overwrite the other).
+		both := make([]string, 2*n)
+		g.Via, g.ViaDetail = both[:n:n], both[n:]
+		for i := 0; i < n; i++ {
+			g.Via[i] = goString(t.via[i])
+			g.ViaDetail[i] = goString(t.via_detail[i])
+		}
 	}
 	if p := t.tls_profile; p != nil {
 		g.TLSProfile = &TLSProfile{InsecureSkipVerify: p.insecure_skip_verify != 0,
 			CAFile: goString(p.ca_file), CADir: goString(p.ca_dir), CertFile: goString(p.cert_file),
 			KeyFile: goString(p.key_file), ServerName: goString(p.server_name)}
 	}
-	if t.flag_names != nil {
-		for _, n := range unsafe.Slice(t.flag_names, int(t.flag_name_count)) {
-			g.FlagNames = append(g.FlagNames, goString(n))
+	if t.flag_names != nil && t.flag_name_count > 0 {
+		names := unsafe.Slice(t.flag_names, int(t.flag_name_count))
+		g.FlagNames = make([]string, len(names))
+		for i, n := range names {
+			g.FlagNames[i] = goString(n)
 		}
 	}
-	if t.proxies != nil {
-		for _, h := range unsafe.Slice(t.proxies, int(t.proxy_count)) {
+	if t.proxies != nil && t.proxy_count > 0 {
+		hops := unsafe.Slice(t.proxies, int(t.proxy_count))
+		g.Proxies = make([]ProxyHop, len(hops))
+		for i, h := range hops {
 			proto := "http_connect"
 			if h.protocol == C.SY_PROXY_SOCKS5 {
 				proto = "socks5"
 			}
-			g.Proxies = append(g.Proxies, ProxyHop{Protocol: proto, Node: goString(h.node),
-				Host: goString(h.host), Port: int(h.port), TLS: h.tls != 0, Cookie: goString(h.cookie)})
+			g.Proxies[i] = ProxyHop{Protocol: proto, Node: goString(h.node),
+				Host: goString(h.host), Port: int(h.port), TLS: h.tls != 0, Cookie: goString(h.cookie)}
 		}
 	}
 	return g
@@ -142,30 +206,33 @@ func (r *Router) PlanN(req *Request, limit int) ([]Target, error) {
 		if err != nil {
 			return err
 		}
-		defer C.sy_request_free(creq)
-		size := C.sy_router_plan_size(cr)
-		if size < C.sizeof_sy_plan_storage {
-			size = C.sizeof_sy_plan_storage
+		p := C.sy_go_plan_start(cHandle(unsafe.Pointer(cr)), cHandle(unsafe.Pointer(creq)))
+		if p == nil {
+			C.sy_request_free(creq)
+			return newError(C.SY_ENOMEM, nil)
 		}
-		storage := C.malloc(size)
-		defer C.free(storage)
-		var plan *C.sy_plan
-		cerr := newCError()
-		if rc := C.sy_plan_init(cr, creq, storage, size, &plan, &cerr); rc != C.SY_OK {
-			return newError(rc, &cerr)
+		ph := cHandle(unsafe.Pointer(p))
+		defer C.sy_go_plan_end(ph)
+		if p.rc != C.SY_OK {
+			return newError(p.rc, &p.err)
 		}
-		defer C.sy_plan_release(plan)
-		var t C.sy_target
 		for limit <= 0 || len(targets) < limit {
-			t = C.sy_target{struct_size: C.sizeof_sy_target}
-			rc := C.sy_plan_next(plan, &t)
+			rc := C.sy_go_plan_next(ph)
 			if rc == 0 {
 				break
 			}
 			if rc < 0 {
 				return newError(rc, nil)
 			}
-			targets = append(targets, copyTarget(&t))
+			if targets == nil {
+				// Room for a typical plan: a Target is large, regrowing copies it.
+				size := planCapacity
+				if limit > 0 && limit < size {
+					size = limit
+				}
+				targets = make([]Target, 0, size)
+			}
+			targets = append(targets, copyTarget(&p.target))
 		}
 		return nil
 	})
@@ -174,6 +241,12 @@ func (r *Router) PlanN(req *Request, limit int) ([]Target, error) {
 	}
 	return targets, nil
 }
+
+const planCapacity = 4
+
+// cHandle passes a pointer to C memory (never Go memory) as an integer, so
+// cgo neither checks it nor allocates for the check.
+func cHandle(p unsafe.Pointer) C.uintptr_t { return C.uintptr_t(uintptr(p)) }
 
 // OutcomeKind is an enum sy_outcome_kind.
 type OutcomeKind uint32

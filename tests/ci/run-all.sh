@@ -3,7 +3,8 @@
 #
 #   bash tests/ci/run-all.sh
 #
-#   1. gcc build (debugoptimized) and every test suite (unit, fuzzing replay, examples)
+#   1. gcc build (debugoptimized) and every test suite (unit, fuzzing replay, examples),
+#      then the ABI baseline check (tests/abi/check-abi.sh)
 #   2. the syctl contract checker (../shared/contract/check-syctl)
 #   3. install check: meson install --destdir, then pkg-config and a C program
 #      built against the installed copy with nothing but cc and pkg-config
@@ -96,6 +97,9 @@ begin "1. gcc build + all tests (build-ci-gcc)"
 CC=gcc CXX=g++ setup build-ci-gcc --buildtype=debugoptimized
 ninja -C build-ci-gcc -j"$jobs"
 meson test -C build-ci-gcc --print-errorlogs --num-processes "$jobs" | tee "$tmp/gcc.log"
+# The ABI guard once more, outside meson: its test there is skipped when
+# abidiff is missing; here a missing tool fails the run.
+bash tests/abi/check-abi.sh build-ci-gcc
 end "$(counts "$tmp/gcc.log")"
 
 # ---------------------------------------------------------------- 2. contract

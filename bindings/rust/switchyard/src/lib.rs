@@ -21,6 +21,7 @@ use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::fmt;
 use std::io;
 use std::marker::PhantomData;
+use std::mem::MaybeUninit;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::ptr::{self, NonNull};
@@ -48,11 +49,16 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 fn cstr_opt(p: *const c_char) -> Option<String> {
     if p.is_null() {
-        None
-    } else {
-        // SAFETY: the library hands out NUL-terminated strings valid for the call.
-        Some(unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
+        return None;
     }
+    // SAFETY: the library hands out NUL-terminated strings valid for the call.
+    let bytes = unsafe { CStr::from_ptr(p) }.to_bytes();
+    // str::from_utf8 checks ASCII a word at a time; to_string_lossy walks the
+    // bytes one by one even when they are valid. Plans copy a dozen strings.
+    Some(match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    })
 }
 
 fn carray(a: &[c_char]) -> String {
@@ -335,15 +341,16 @@ impl Router {
 
     /// Starts a lazy plan for `req`; iterate it for the targets.
     pub fn plan<'a>(&'a self, req: &'a Request<'_>) -> Result<Plan<'a>> {
-        // SAFETY: sy_plan_storage is plain bytes.
-        let mut storage: Box<sys::sy_plan_storage> = Box::new(unsafe { std::mem::zeroed() });
+        // Left uninitialised, as C callers leave theirs: the plan writes what
+        // it reads, and zeroing 1 KiB per plan is wasted.
+        let mut storage: Box<MaybeUninit<sys::sy_plan_storage>> = Box::new(MaybeUninit::uninit());
         let mut err = sys::sy_error::init();
         let mut plan: *mut sys::sy_plan = ptr::null_mut();
         let rc = unsafe {
             sys::sy_plan_init(
                 self.raw.as_ptr(),
                 req.raw.as_ptr(),
-                (&mut *storage as *mut sys::sy_plan_storage).cast(),
+                storage.as_mut_ptr().cast(),
                 std::mem::size_of::<sys::sy_plan_storage>(),
                 &mut plan,
                 &mut err,
@@ -709,7 +716,7 @@ impl fmt::Display for Target {
 /// `Send`, not `Sync`.
 pub struct Plan<'a> {
     raw: *mut sys::sy_plan,
-    _storage: Box<sys::sy_plan_storage>,
+    _storage: Box<MaybeUninit<sys::sy_plan_storage>>,
     done: bool,
     _life: PhantomData<(&'a Router, &'a Request<'a>)>,
 }
