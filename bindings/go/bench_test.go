@@ -4,8 +4,10 @@ package switchyard
 // same router and request as bindings/bench/bench_plan_c.c and the Rust
 // example bench_plan, examples/demo/cluster.json (round robin over 3 up
 // nodes of 4, then address_map) and examples/demo/request.json. A Request
-// is plain Go data: every Plan call builds the C request from it, so each
-// case here includes that.
+// is plain Go data: every Router.Plan call builds the C request from it, so
+// the BenchmarkPlan{First,Full,FullFields} cases include that. The
+// BenchmarkPlanPrepared* cases are the fast path: a PreparedRequest, built
+// once, planned again and again.
 //
 //	go test -tags switchyard_buildtree -run '^$' -bench '^BenchmarkPlan' -benchmem
 
@@ -67,4 +69,48 @@ func BenchmarkPlanFull(b *testing.B) { benchPlan(b, benchDemoRequest(b), 0, 3) }
 func BenchmarkPlanFullFields(b *testing.B) {
 	benchPlan(b, &Request{Key: []byte("user:42"), Keyspace: "shop", Table: "carts",
 		Consistency: ConsistencyLocalQuorum}, 0, 3)
+}
+
+func benchPrepared(b *testing.B) *PreparedRequest {
+	r := benchDemoRouter(b)
+	p, err := r.Prepare(benchDemoRequest(b))
+	if err != nil {
+		b.Fatalf("Prepare: %v", err)
+	}
+	b.Cleanup(func() { p.Close() })
+	return p
+}
+
+// The whole plan of a PreparedRequest (the request built once).
+func BenchmarkPlanPreparedFull(b *testing.B) {
+	p := benchPrepared(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ts, err := p.Plan()
+		if err != nil || len(ts) != 3 {
+			b.Fatalf("Plan: %d targets, %v", len(ts), err)
+		}
+		for j := range ts {
+			benchSink += ts[j].Port + len(ts[j].Node)
+		}
+	}
+}
+
+// The same, the targets appended to one reused slice.
+func BenchmarkPlanPreparedAppend(b *testing.B) {
+	p := benchPrepared(b)
+	var ts []Target
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		var err error
+		ts, err = p.AppendPlan(ts[:0], 0)
+		if err != nil || len(ts) != 3 {
+			b.Fatalf("AppendPlan: %d targets, %v", len(ts), err)
+		}
+		for j := range ts {
+			benchSink += ts[j].Port + len(ts[j].Node)
+		}
+	}
 }

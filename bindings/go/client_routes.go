@@ -45,21 +45,21 @@ type ClientRoutesEvent struct {
 }
 
 // ClientRoutes is the client_routes plugin's table ("client_routes.table"
-// v1). Its methods are safe for concurrent use.
+// v1). Its methods are safe for concurrent use. Like StaticRoutes, it
+// follows reloads: after one it works on the new chain's client_routes
+// instance, or returns ErrUnknown when the new chain has none.
 type ClientRoutes struct {
-	r        *Router
-	vtable   unsafe.Pointer
-	instance unsafe.Pointer
+	t *pluginIface
 }
 
 // ClientRoutes returns the table of the router's client_routes plugin
 // (ErrUnknown when the chain has none).
 func (r *Router) ClientRoutes() (*ClientRoutes, error) {
-	vt, inst, err := r.getInterface("client_routes", C.SY_CLIENT_ROUTES_TABLE, C.SY_CLIENT_ROUTES_TABLE_VERSION)
+	t, err := r.lookupIface("client_routes", C.SY_CLIENT_ROUTES_TABLE, C.SY_CLIENT_ROUTES_TABLE_VERSION)
 	if err != nil {
 		return nil, err
 	}
-	return &ClientRoutes{r: r, vtable: vt, instance: inst}, nil
+	return &ClientRoutes{t: t}, nil
 }
 
 type crCall func(vt, inst unsafe.Pointer, json *C.char, n C.size_t, err *C.sy_error) C.int
@@ -69,11 +69,11 @@ func (c *ClientRoutes) send(v interface{}, call crCall) error {
 	if err != nil {
 		return err
 	}
-	return c.r.use(func(*C.sy_router) error {
+	return c.t.call(func(vt, inst unsafe.Pointer) error {
 		buf := C.CBytes(js)
 		defer C.free(buf)
 		cerr := newCError()
-		if rc := call(c.vtable, c.instance, (*C.char)(buf), C.size_t(len(js)), &cerr); rc != C.SY_OK {
+		if rc := call(vt, inst, (*C.char)(buf), C.size_t(len(js)), &cerr); rc != C.SY_OK {
 			return newError(rc, &cerr)
 		}
 		return nil
@@ -106,13 +106,13 @@ func (c *ClientRoutes) ApplyEvent(ev ClientRoutesEvent) error {
 // List returns the current rows.
 func (c *ClientRoutes) List() ([]ClientRoute, error) {
 	var text []byte
-	err := c.r.use(func(*C.sy_router) error {
+	err := c.t.call(func(vt, inst unsafe.Pointer) error {
 		size := C.size_t(4096)
 		for {
 			buf := (*C.char)(C.malloc(size))
 			var n C.size_t
 			cerr := newCError()
-			rc := C.sy_go_cr_list(c.vtable, c.instance, buf, size, &n, &cerr)
+			rc := C.sy_go_cr_list(vt, inst, buf, size, &n, &cerr)
 			if rc == C.SY_OK {
 				text = bytes.TrimRight(C.GoBytes(unsafe.Pointer(buf), C.int(n)), "\x00")
 			}

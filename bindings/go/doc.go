@@ -8,8 +8,10 @@
 //	plan, err := r.Plan(&switchyard.Request{Keyspace: "shop", Key: []byte("user:42")})
 //	conn, err := r.Connect(ctx, &switchyard.Request{Node: "db"}) // a net.Conn
 //
-// A Router is safe for concurrent use; Requests are plain Go values. Every C
-// object is freed by Close (Router, Conn), with a finalizer as a backup.
+// A Router is safe for concurrent use (Reload included); Requests are plain
+// Go values. For a request planned again and again, Prepare builds it once
+// (a PreparedRequest). Every C object is freed by Close (Router,
+// PreparedRequest, Conn), with a finalizer as a backup.
 //
 // Build: by default cgo takes its flags from pkg-config (switchyard.pc).
 // With the build tag switchyard_buildtree it only adds -lswitchyard, and

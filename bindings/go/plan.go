@@ -125,15 +125,23 @@ func goString(p *C.char) string {
 }
 
 func copyTarget(t *C.sy_target) Target {
-	g := Target{
-		Node:       goString(t.node),
-		Host:       goString(t.host),
+	var g Target
+	fillTarget(&g, t, nil)
+	return g
+}
+
+// fillTarget copies t into *g (which it overwrites), its strings through
+// cache (nil: a fresh copy of each).
+func fillTarget(g *Target, t *C.sy_target, cache *strCache) {
+	*g = Target{
+		Node:       cache.get(t.node),
+		Host:       cache.get(t.host),
 		Port:       int(t.port),
-		Datacenter: goString(t.datacenter),
-		Rack:       goString(t.rack),
-		URL:        goString(t.url),
-		Error:      goString(t.error),
-		Cookie:     goString(t.cookie),
+		Datacenter: cache.get(t.datacenter),
+		Rack:       cache.get(t.rack),
+		URL:        cache.get(t.url),
+		Error:      cache.get(t.error),
+		Cookie:     cache.get(t.cookie),
 		UserFlags:  uint64(t.user_flags),
 		LogLevel:   LogLevel(t.log_level),
 		Flags:      uint32(t.flags),
@@ -160,20 +168,20 @@ func copyTarget(t *C.sy_target) Target {
 		both := make([]string, 2*n)
 		g.Via, g.ViaDetail = both[:n:n], both[n:]
 		for i := 0; i < n; i++ {
-			g.Via[i] = goString(t.via[i])
-			g.ViaDetail[i] = goString(t.via_detail[i])
+			g.Via[i] = cache.get(t.via[i])
+			g.ViaDetail[i] = cache.get(t.via_detail[i])
 		}
 	}
 	if p := t.tls_profile; p != nil {
 		g.TLSProfile = &TLSProfile{InsecureSkipVerify: p.insecure_skip_verify != 0,
-			CAFile: goString(p.ca_file), CADir: goString(p.ca_dir), CertFile: goString(p.cert_file),
-			KeyFile: goString(p.key_file), ServerName: goString(p.server_name)}
+			CAFile: cache.get(p.ca_file), CADir: cache.get(p.ca_dir), CertFile: cache.get(p.cert_file),
+			KeyFile: cache.get(p.key_file), ServerName: cache.get(p.server_name)}
 	}
 	if t.flag_names != nil && t.flag_name_count > 0 {
 		names := unsafe.Slice(t.flag_names, int(t.flag_name_count))
 		g.FlagNames = make([]string, len(names))
 		for i, n := range names {
-			g.FlagNames[i] = goString(n)
+			g.FlagNames[i] = cache.get(n)
 		}
 	}
 	if t.proxies != nil && t.proxy_count > 0 {
@@ -184,11 +192,71 @@ func copyTarget(t *C.sy_target) Target {
 			if h.protocol == C.SY_PROXY_SOCKS5 {
 				proto = "socks5"
 			}
-			g.Proxies[i] = ProxyHop{Protocol: proto, Node: goString(h.node),
-				Host: goString(h.host), Port: int(h.port), TLS: h.tls != 0, Cookie: goString(h.cookie)}
+			g.Proxies[i] = ProxyHop{Protocol: proto, Node: cache.get(h.node),
+				Host: cache.get(h.host), Port: int(h.port), TLS: h.tls != 0, Cookie: cache.get(h.cookie)}
 		}
 	}
-	return g
+}
+
+// strCache hands out the Go copies of C strings it has seen before, so that
+// the targets of repeated plans share them instead of allocating each one
+// again (node names, hosts, datacenters, plugin names come from the
+// router's snapshot and repeat from plan to plan). A hit needs the same
+// address and the same bytes, so a reused address never yields a stale
+// string. 4-way set associative by address, 128 entries (3 KiB): a plan's
+// couple of dozen strings rarely evict each other. Not safe for concurrent
+// use.
+type strCache struct {
+	slots [strCacheSets * strCacheWays]struct {
+		p uintptr
+		s string
+	}
+	victim uint8 // the way replaced next, in turn
+}
+
+const (
+	strCacheSetBits = 5
+	strCacheSets    = 1 << strCacheSetBits
+	strCacheWays    = 4
+)
+
+func (c *strCache) get(p *C.char) string {
+	if p == nil {
+		return ""
+	}
+	if c == nil {
+		return C.GoString(p)
+	}
+	addr := uintptr(unsafe.Pointer(p))
+	// Fibonacci hashing: strings packed a few bytes apart spread out.
+	set := c.slots[(uint64(addr)*0x9E3779B97F4A7C15>>(64-strCacheSetBits))*strCacheWays:][:strCacheWays]
+	for i := range set {
+		if set[i].p == addr {
+			if cStringIs(p, set[i].s) {
+				return set[i].s
+			}
+			s := C.GoString(p) // the same address, another string now
+			set[i].s = s
+			return s
+		}
+	}
+	s := C.GoString(p)
+	slot := &set[c.victim%strCacheWays]
+	c.victim++
+	slot.p, slot.s = addr, s
+	return s
+}
+
+// cStringIs reports whether the NUL-terminated p holds s, reading no byte
+// past p's terminator (s, from C.GoString, holds no NUL).
+func cStringIs(p *C.char, s string) bool {
+	b := unsafe.Pointer(p)
+	for i := 0; i < len(s); i++ {
+		if *(*byte)(unsafe.Add(b, i)) != s[i] {
+			return false
+		}
+	}
+	return *(*byte)(unsafe.Add(b, len(s))) == 0
 }
 
 // Plan returns the targets for req, in order. An empty plan is an error

@@ -82,6 +82,14 @@ type Options struct {
 type Router struct {
 	mu sync.RWMutex // held shared by every call into the C router, exclusively by Close
 	r  *C.sy_router
+
+	// A reload may destroy the plugin instances that interface pointers
+	// (StaticRoutes, ClientRoutes) refer to: ifaceMu is held shared by every
+	// call through such a pointer and exclusively by Reload, always inside
+	// mu (shared). ifaceGen counts reloads; a pluginIface looks its pointers
+	// up again when it changed.
+	ifaceMu  sync.RWMutex
+	ifaceGen uint64
 }
 
 // Open loads the config file at path. opts may be nil.
@@ -324,20 +332,64 @@ func (r *Router) ConnectStats() ([]byte, error) {
 	return out, err
 }
 
-// getInterface looks up a plugin's typed interface; the pointers stay valid
-// while the router is open.
-func (r *Router) getInterface(plugin, name string, version int) (vtable, instance unsafe.Pointer, err error) {
-	err = r.use(func(cr *C.sy_router) error {
-		cp, cn := C.CString(plugin), C.CString(name)
-		defer C.free(unsafe.Pointer(cp))
-		defer C.free(unsafe.Pointer(cn))
-		cerr := newCError()
-		if rc := C.sy_router_get_interface(cr, cp, cn, C.uint32_t(version), &vtable, &instance, &cerr); rc != C.SY_OK {
-			return newError(rc, &cerr)
+// getInterface looks up a plugin's typed interface on an open router. The
+// pointers stay valid until a reload replaces the plugin: use them under
+// ifaceMu (see pluginIface).
+func getInterface(cr *C.sy_router, plugin, name string, version int) (vtable, instance unsafe.Pointer, err error) {
+	cp, cn := C.CString(plugin), C.CString(name)
+	defer C.free(unsafe.Pointer(cp))
+	defer C.free(unsafe.Pointer(cn))
+	cerr := newCError()
+	if rc := C.sy_router_get_interface(cr, cp, cn, C.uint32_t(version), &vtable, &instance, &cerr); rc != C.SY_OK {
+		return nil, nil, newError(rc, &cerr)
+	}
+	return vtable, instance, nil
+}
+
+// pluginIface is a plugin's extension interface (its vtable and instance),
+// looked up again after a reload, which may have replaced the instance or
+// removed the plugin from the chain.
+type pluginIface struct {
+	r       *Router
+	plugin  string
+	name    string
+	version int
+
+	mu       sync.Mutex // guards the pointers and the generation they belong to
+	gen      uint64
+	vtable   unsafe.Pointer
+	instance unsafe.Pointer
+}
+
+// lookupIface looks the interface up now, so that a chain without the
+// plugin fails here (ErrUnknown).
+func (r *Router) lookupIface(plugin, name string, version int) (*pluginIface, error) {
+	p := &pluginIface{r: r, plugin: plugin, name: name, version: version}
+	if err := p.call(func(unsafe.Pointer, unsafe.Pointer) error { return nil }); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// call runs f with the interface's current pointers, valid for the whole
+// call: the router is held open and no reload runs meanwhile.
+func (p *pluginIface) call(f func(vtable, instance unsafe.Pointer) error) error {
+	return p.r.use(func(cr *C.sy_router) error {
+		p.r.ifaceMu.RLock()
+		defer p.r.ifaceMu.RUnlock()
+		p.mu.Lock()
+		if p.vtable == nil || p.gen != p.r.ifaceGen {
+			vt, inst, err := getInterface(cr, p.plugin, p.name, p.version)
+			if err != nil {
+				p.mu.Unlock()
+				return err
+			}
+			p.vtable, p.instance, p.gen = vt, inst, p.r.ifaceGen
 		}
-		return nil
+		vt, inst := p.vtable, p.instance
+		p.mu.Unlock()
+		return f(vt, inst)
 	})
-	return
 }
 
 // Version is the version string of the library actually linked.

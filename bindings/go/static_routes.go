@@ -62,20 +62,23 @@ type Route struct {
 // StaticRoutes is the static_routes plugin's table ("static_routes.table"
 // v1). Its methods are safe for concurrent use; each change publishes a new
 // snapshot that new plans see.
+//
+// The table follows reloads (Router.Reload): after one, its methods work on
+// the static_routes instance of the new chain (the same one when the
+// plugin and its config are unchanged), or return ErrUnknown when the new
+// chain has none.
 type StaticRoutes struct {
-	r        *Router
-	vtable   unsafe.Pointer
-	instance unsafe.Pointer
+	t *pluginIface
 }
 
 // StaticRoutes returns the table of the router's static_routes plugin
 // (ErrUnknown when the chain has none).
 func (r *Router) StaticRoutes() (*StaticRoutes, error) {
-	vt, inst, err := r.getInterface("static_routes", C.SY_STATIC_ROUTES_TABLE, C.SY_STATIC_ROUTES_TABLE_VERSION)
+	t, err := r.lookupIface("static_routes", C.SY_STATIC_ROUTES_TABLE, C.SY_STATIC_ROUTES_TABLE_VERSION)
 	if err != nil {
 		return nil, err
 	}
-	return &StaticRoutes{r: r, vtable: vt, instance: inst}, nil
+	return &StaticRoutes{t: t}, nil
 }
 
 // Add adds a static route (ErrTaken if one has the same pattern text).
@@ -89,11 +92,11 @@ func (s *StaticRoutes) Add(route Route) error {
 
 // AddJSON adds a route of that kind given as its config element.
 func (s *StaticRoutes) AddJSON(kind RouteKind, route []byte) error {
-	return s.r.use(func(*C.sy_router) error {
+	return s.t.call(func(vt, inst unsafe.Pointer) error {
 		buf := C.CBytes(route)
 		defer C.free(buf)
 		cerr := newCError()
-		if rc := C.sy_go_sr_add(s.vtable, s.instance, C.uint32_t(kind), (*C.char)(buf), C.size_t(len(route)), &cerr); rc != C.SY_OK {
+		if rc := C.sy_go_sr_add(vt, inst, C.uint32_t(kind), (*C.char)(buf), C.size_t(len(route)), &cerr); rc != C.SY_OK {
 			return newError(rc, &cerr)
 		}
 		return nil
@@ -103,11 +106,11 @@ func (s *StaticRoutes) AddJSON(kind RouteKind, route []byte) error {
 // Remove removes the route of that kind whose pattern text is exactly
 // pattern (ErrUnknown if none).
 func (s *StaticRoutes) Remove(kind RouteKind, pattern string) error {
-	return s.r.use(func(*C.sy_router) error {
+	return s.t.call(func(vt, inst unsafe.Pointer) error {
 		cp := C.CString(pattern)
 		defer C.free(unsafe.Pointer(cp))
 		cerr := newCError()
-		if rc := C.sy_go_sr_remove(s.vtable, s.instance, C.uint32_t(kind), cp, &cerr); rc != C.SY_OK {
+		if rc := C.sy_go_sr_remove(vt, inst, C.uint32_t(kind), cp, &cerr); rc != C.SY_OK {
 			return newError(rc, &cerr)
 		}
 		return nil
@@ -117,27 +120,27 @@ func (s *StaticRoutes) Remove(kind RouteKind, pattern string) error {
 // Query returns every route matching name, in lookup order (ErrNoRoute if
 // none).
 func (s *StaticRoutes) Query(name string) ([]RouteInfo, error) {
-	return s.visit(func(h C.uintptr_t, cerr *C.sy_error) C.int {
+	return s.visit(func(vt, inst unsafe.Pointer, h C.uintptr_t, cerr *C.sy_error) C.int {
 		cn := C.CString(name)
 		defer C.free(unsafe.Pointer(cn))
-		return C.sy_go_sr_query(s.vtable, s.instance, cn, h, cerr)
+		return C.sy_go_sr_query(vt, inst, cn, h, cerr)
 	})
 }
 
 // List returns every route, static then proxy, in lookup order.
 func (s *StaticRoutes) List() ([]RouteInfo, error) {
-	return s.visit(func(h C.uintptr_t, cerr *C.sy_error) C.int {
-		return C.sy_go_sr_list(s.vtable, s.instance, h, cerr)
+	return s.visit(func(vt, inst unsafe.Pointer, h C.uintptr_t, cerr *C.sy_error) C.int {
+		return C.sy_go_sr_list(vt, inst, h, cerr)
 	})
 }
 
-func (s *StaticRoutes) visit(call func(C.uintptr_t, *C.sy_error) C.int) ([]RouteInfo, error) {
+func (s *StaticRoutes) visit(call func(vt, inst unsafe.Pointer, h C.uintptr_t, cerr *C.sy_error) C.int) ([]RouteInfo, error) {
 	var routes []RouteInfo
-	err := s.r.use(func(*C.sy_router) error {
+	err := s.t.call(func(vt, inst unsafe.Pointer) error {
 		h := cgo.NewHandle(&routes)
 		defer h.Delete()
 		cerr := newCError()
-		if rc := call(C.uintptr_t(h), &cerr); rc != C.SY_OK {
+		if rc := call(vt, inst, C.uintptr_t(h), &cerr); rc != C.SY_OK {
 			return newError(rc, &cerr)
 		}
 		return nil

@@ -480,6 +480,23 @@ extern "C" {
         report: sy_diag_fn,
         user_data: *mut c_void,
     ) -> c_int;
+    /// Since 0.3.
+    pub fn sy_router_reload(
+        router: *mut sy_router,
+        config_json: *const c_char,
+        len: usize,
+        report: sy_diag_fn,
+        user_data: *mut c_void,
+        err: *mut sy_error,
+    ) -> c_int;
+    /// Since 0.3.
+    pub fn sy_router_reload_file(
+        router: *mut sy_router,
+        path: *const c_char,
+        report: sy_diag_fn,
+        user_data: *mut c_void,
+        err: *mut sy_error,
+    ) -> c_int;
 
     pub fn sy_router_update_topology(
         router: *mut sy_router,

@@ -11,11 +11,12 @@
 //! ```
 //!
 //! Cases: `first` (plan + first target, the request built once), `full` (the
-//! whole plan), `full_sys` (the whole plan through switchyard-sys, with
-//! borrowed strings as in C), `req_full` (the request parsed from the JSON
-//! text, then the whole plan), `reqf_full` (the request set field by field,
-//! then the whole plan). Lines `RESULT rust CASE NS ALLOCS` are what run.sh
-//! reads.
+//! whole plan), `ref_full` (the whole plan through `Plan::next_ref`: borrowed
+//! targets, the safe API's fast path), `full_sys` (the whole plan through
+//! switchyard-sys, with borrowed strings as in C), `req_full` (the request
+//! parsed from the JSON text, then the whole plan), `reqf_full` (the request
+//! set field by field, then the whole plan). Lines `RESULT rust CASE NS
+//! ALLOCS` are what run.sh reads.
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::hint::black_box;
@@ -97,6 +98,19 @@ fn full_plan(router: &Router, req: &Request<'_>) -> usize {
     n
 }
 
+/// The same whole plan through the safe API without copies: `next_ref`
+/// lends each target (borrowed strings); the only allocation is the plan's
+/// boxed storage.
+fn full_plan_ref(router: &Router, req: &Request<'_>) -> usize {
+    let mut plan = router.plan(req).expect("plan");
+    let mut n = 0;
+    while let Some(t) = plan.next_ref() {
+        let t = t.expect("target");
+        n += t.port() as usize + t.node().len();
+    }
+    n
+}
+
 /// The same whole plan through the raw FFI (switchyard-sys), the way C does
 /// it: storage on the stack, borrowed strings, no copies. What the safe
 /// API costs on top of this is its owned `Target`s.
@@ -161,6 +175,7 @@ fn main() {
         t.port as usize + t.node.len()
     });
     run("full", iterations, &mut || full_plan(&router, &req));
+    run("ref_full", iterations, &mut || full_plan_ref(&router, &req));
     run("full_sys", iterations, &mut || full_plan_sys(&router, &req));
     run("req_full", iterations / 2, &mut || {
         let req = Request::from_json(&router, &json).expect("request");

@@ -14,9 +14,16 @@
 //! ```
 //!
 //! Ownership follows the C ABI: a [`Router`] is shared freely between threads
-//! (`Send + Sync`); a [`Request`], a [`Plan`] and a [`Conn`] have one owner
-//! each (`Send`, not `Sync`). Every handle is released in `Drop`.
+//! (`Send + Sync`, [`Router::reload`] included); a [`Request`], a [`Plan`] and
+//! a [`Conn`] have one owner each (`Send`, not `Sync`). Every handle is
+//! released in `Drop`.
+//!
+//! A [`Request`] is reusable: plan it as often as needed (its setters and
+//! [`Request::clear`] change it in place). [`Plan::next_ref`] walks a plan
+//! without copying its targets: a [`TargetRef`] borrows the library's strings
+//! until the next call.
 
+use std::borrow::Cow;
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::fmt;
 use std::io;
@@ -25,7 +32,7 @@ use std::mem::MaybeUninit;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::ptr::{self, NonNull};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 pub use switchyard_sys as sys;
@@ -119,6 +126,65 @@ impl From<Error> for io::Error {
         };
         io::Error::new(kind, e)
     }
+}
+
+/// A refused reload ([`Router::reload`]): every error the library found in
+/// the new config, not only the first. The router keeps its previous
+/// configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReloadError {
+    /// The first error: the reload's status (the same as `errors[0]`).
+    pub error: Error,
+    /// Every error found, in the order the library reported them (at least
+    /// one).
+    pub errors: Vec<Error>,
+}
+
+impl fmt::Display for ReloadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.errors.len() <= 1 {
+            return write!(f, "{}", self.error);
+        }
+        write!(f, "reload refused, {} errors: ", self.errors.len())?;
+        for (i, e) in self.errors.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ReloadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+impl From<ReloadError> for Error {
+    fn from(e: ReloadError) -> Error {
+        e.error
+    }
+}
+
+impl From<Error> for ReloadError {
+    fn from(e: Error) -> ReloadError {
+        ReloadError { errors: vec![e.clone()], error: e }
+    }
+}
+
+/// `sy_diag_fn` of a reload: each error into the `Vec<Error>` behind `user`.
+unsafe extern "C" fn diag_trampoline(e: *const sys::sy_error, user: *mut c_void) {
+    if e.is_null() || user.is_null() {
+        return;
+    }
+    let out = &mut *(user as *mut Vec<Error>);
+    let e = &*e;
+    // Nothing may unwind into C (an allocation failure aborts anyway).
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        out.push(Error::from_raw(if e.code == sys::SY_OK { sys::SY_ECONFIG } else { e.code }, e))
+    }));
 }
 
 fn check(rc: c_int, e: &sys::sy_error) -> Result<()> {
@@ -236,6 +302,10 @@ unsafe extern "C" fn log_destroy_trampoline(user: *mut c_void) {
 pub struct Router {
     raw: NonNull<sys::sy_router>,
     _log: Option<Arc<LogState>>,
+    /// Reloads done. A reload may destroy the plugin instance a
+    /// [`StaticRoutes`] points to: its calls hold this shared, a reload holds
+    /// it exclusively, and a changed count makes it look the instance up again.
+    ifaces: RwLock<u64>,
 }
 
 // SAFETY: see the type's documentation; sy_router is thread-safe by contract.
@@ -307,7 +377,7 @@ impl Router {
             }
             return Err(Error::from_raw(if rc == 0 { sys::SY_EINTERNAL } else { rc }, &err));
         }
-        Ok(Router { raw: NonNull::new(out).unwrap(), _log: log })
+        Ok(Router { raw: NonNull::new(out).unwrap(), _log: log, ifaces: RwLock::new(0) })
     }
 
     /// The raw handle, for calls this crate does not wrap.
@@ -339,6 +409,77 @@ impl Router {
         check(rc, &err)
     }
 
+    /// Replaces the router's configuration (plugin chain, connect settings,
+    /// topology defaults) with `json`, atomically (`sy_router_reload`): plans
+    /// already started finish on the old chain, later ones use the new one; a
+    /// stage whose plugin and config are unchanged keeps its instance and its
+    /// state. Other threads go on planning, connecting and updating meanwhile;
+    /// reloads are serialized. Relative `plugin_path` entries are resolved
+    /// against [`Options::base_dir`].
+    ///
+    /// A config with errors changes nothing; the [`ReloadError`] lists every
+    /// error found (`?` turns it into its first [`Error`]).
+    ///
+    /// A [`StaticRoutes`] of this router follows reloads (see there). The
+    /// log callback must not reload (the library serializes reloads with a
+    /// lock it holds while logging).
+    pub fn reload(&self, json: &str) -> Result<(), ReloadError> {
+        self.reload_from(Source::Json(json))
+    }
+
+    /// [`Router::reload`] from a config file (`sy_router_reload_file`);
+    /// relative `plugin_path` entries are resolved against its directory.
+    pub fn reload_file(&self, path: impl AsRef<Path>) -> Result<(), ReloadError> {
+        self.reload_from(Source::File(path.as_ref()))
+    }
+
+    fn reload_from(&self, src: Source<'_>) -> Result<(), ReloadError> {
+        let path = match src {
+            Source::File(p) => Some(cstring(&p.to_string_lossy())?),
+            Source::Json(_) => None,
+        };
+        let mut errors: Vec<Error> = Vec::new();
+        let mut err = sys::sy_error::init();
+        let user = (&mut errors as *mut Vec<Error>).cast::<c_void>();
+        let rc = {
+            // No StaticRoutes call runs during the reload, which may destroy
+            // the instance it uses.
+            let mut reloads = self.ifaces.write().unwrap_or_else(PoisonError::into_inner);
+            let rc = unsafe {
+                match (src, &path) {
+                    (Source::Json(j), _) => sys::sy_router_reload(
+                        self.raw.as_ptr(),
+                        j.as_ptr().cast(),
+                        j.len(),
+                        Some(diag_trampoline),
+                        user,
+                        &mut err,
+                    ),
+                    (Source::File(_), p) => sys::sy_router_reload_file(
+                        self.raw.as_ptr(),
+                        p.as_ref().map_or(ptr::null(), |p| p.as_ptr()),
+                        Some(diag_trampoline),
+                        user,
+                        &mut err,
+                    ),
+                }
+            };
+            if rc == sys::SY_OK {
+                *reloads += 1;
+            }
+            rc
+        };
+        if rc == sys::SY_OK {
+            return Ok(());
+        }
+        let first = Error::from_raw(rc, &err);
+        if errors.is_empty() {
+            // Failures before the config is read (a missing file) reach err only.
+            errors.push(first.clone());
+        }
+        Err(ReloadError { error: first, errors })
+    }
+
     /// Starts a lazy plan for `req`; iterate it for the targets.
     pub fn plan<'a>(&'a self, req: &'a Request<'_>) -> Result<Plan<'a>> {
         // Left uninitialised, as C callers leave theirs: the plan writes what
@@ -357,7 +498,7 @@ impl Router {
             )
         };
         check(rc, &err)?;
-        Ok(Plan { raw: plan, _storage: storage, done: false, _life: PhantomData })
+        Ok(Plan { raw: plan, _storage: storage, done: false, target: sys::sy_target::init(), _life: PhantomData })
     }
 
     /// Feeds what happened at a target back to the plugins that produced it.
@@ -454,6 +595,15 @@ impl Router {
     /// static_routes' run-time table (`static_routes.table` v1), when the
     /// router's chain has a static_routes plugin.
     pub fn static_routes(&self) -> Result<StaticRoutes<'_>> {
+        let reloads = self.ifaces.read().unwrap_or_else(PoisonError::into_inner);
+        let (table, instance) = self.static_routes_raw()?;
+        let cache = IfaceCache { reloads: *reloads, table, instance };
+        drop(reloads);
+        Ok(StaticRoutes { router: self, cache: Mutex::new(cache) })
+    }
+
+    /// The current `static_routes.table` pointers: valid until the next reload.
+    fn static_routes_raw(&self) -> Result<(*const sys::sy_static_routes_table, *mut c_void)> {
         let mut iface: *const c_void = ptr::null();
         let mut inst: *mut c_void = ptr::null_mut();
         let mut err = sys::sy_error::init();
@@ -472,7 +622,7 @@ impl Router {
         if iface.is_null() {
             return Err(Error::from_code(sys::SY_EUNSUPPORTED));
         }
-        Ok(StaticRoutes { table: iface.cast(), instance: inst, _router: PhantomData })
+        Ok((iface.cast(), inst))
     }
 }
 
@@ -718,6 +868,8 @@ pub struct Plan<'a> {
     raw: *mut sys::sy_plan,
     _storage: Box<MaybeUninit<sys::sy_plan_storage>>,
     done: bool,
+    /// What [`Plan::next_ref`] filled last (a [`TargetRef`] borrows it).
+    target: sys::sy_target,
     _life: PhantomData<(&'a Router, &'a Request<'a>)>,
 }
 
@@ -749,6 +901,194 @@ impl Iterator for Plan<'_> {
 }
 
 impl std::iter::FusedIterator for Plan<'_> {}
+
+impl Plan<'_> {
+    /// The next target, borrowed: no copy and no allocation. The
+    /// [`TargetRef`] borrows the plan (and the library's strings, valid until
+    /// the next `sy_plan_next`), so it is gone before the next call; use
+    /// [`TargetRef::to_target`] to keep one. A lending iterator:
+    ///
+    /// ```no_run
+    /// # fn f(router: &switchyard::Router, req: &switchyard::Request<'_>) -> switchyard::Result<()> {
+    /// let mut plan = router.plan(req)?;
+    /// while let Some(t) = plan.next_ref() {
+    ///     let t = t?;
+    ///     println!("{} {}:{}", t.node(), t.host().unwrap_or_default(), t.port());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// It may be mixed with [`Iterator::next`] on the same plan.
+    pub fn next_ref(&mut self) -> Option<Result<TargetRef<'_>>> {
+        if self.done {
+            return None;
+        }
+        // No need to clear the target between calls: the library writes
+        // every field of it (via[] up to via_count, the only entries read).
+        let rc = unsafe { sys::sy_plan_next(self.raw, &mut self.target) };
+        match rc {
+            1 => Some(Ok(TargetRef { raw: &self.target })),
+            0 => {
+                self.done = true;
+                None
+            }
+            rc => {
+                self.done = true;
+                Some(Err(Error::from_code(rc)))
+            }
+        }
+    }
+}
+
+/// One target of a plan as the library hands it out ([`Plan::next_ref`]):
+/// its strings are borrowed, nothing is copied. The accessors return
+/// `Cow::Borrowed` for UTF-8 text (always, in practice), a lossy copy
+/// otherwise, as [`Target`] does.
+#[derive(Clone, Copy)]
+pub struct TargetRef<'p> {
+    raw: &'p sys::sy_target,
+}
+
+/// Borrows a library string for `'p` (`None` for NULL).
+fn cstr_ref<'p>(p: *const c_char) -> Option<Cow<'p, str>> {
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: the plan's strings stay valid while the TargetRef borrows it.
+    let bytes = unsafe { CStr::from_ptr(p) }.to_bytes();
+    Some(match std::str::from_utf8(bytes) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(bytes),
+    })
+}
+
+impl<'p> TargetRef<'p> {
+    /// Node id / route node name / member name.
+    pub fn node(&self) -> Cow<'p, str> {
+        cstr_ref(self.raw.node).unwrap_or_default()
+    }
+    /// `None` when [`TargetRef::error`] is set.
+    pub fn host(&self) -> Option<Cow<'p, str>> {
+        cstr_ref(self.raw.host)
+    }
+    /// 0 when [`TargetRef::error`] is set.
+    pub fn port(&self) -> u16 {
+        self.raw.port as u16
+    }
+    pub fn shard(&self) -> Option<i32> {
+        (self.raw.flags & sys::SY_TARGET_HAS_SHARD != 0).then_some(self.raw.shard)
+    }
+    pub fn weight(&self) -> Option<i32> {
+        (self.raw.flags & sys::SY_TARGET_HAS_WEIGHT != 0).then_some(self.raw.weight)
+    }
+    pub fn datacenter(&self) -> Option<Cow<'p, str>> {
+        cstr_ref(self.raw.datacenter)
+    }
+    pub fn rack(&self) -> Option<Cow<'p, str>> {
+        cstr_ref(self.raw.rack)
+    }
+    pub fn url(&self) -> Option<Cow<'p, str>> {
+        cstr_ref(self.raw.url)
+    }
+    pub fn tls(&self) -> bool {
+        self.raw.flags & sys::SY_TARGET_TLS != 0
+    }
+    pub fn is_replica(&self) -> bool {
+        self.raw.flags & sys::SY_TARGET_REPLICA != 0
+    }
+    pub fn is_down(&self) -> bool {
+        self.raw.flags & sys::SY_TARGET_DOWN != 0
+    }
+    /// The plugins that produced / translated it, selector first.
+    pub fn via(&self) -> impl ExactSizeIterator<Item = Cow<'p, str>> + 'p {
+        let raw = self.raw;
+        raw.via[..(raw.via_count as usize).min(sys::SY_VIA_MAX)].iter().map(|&p| cstr_ref(p).unwrap_or_default())
+    }
+    /// What each `via` entry used, as JSON text (as many as `via`).
+    pub fn via_detail(&self) -> impl ExactSizeIterator<Item = Option<Cow<'p, str>>> + 'p {
+        let raw = self.raw;
+        raw.via_detail[..(raw.via_count as usize).min(sys::SY_VIA_MAX)].iter().map(|&p| cstr_ref(p))
+    }
+    /// Set when a translator could not translate the target.
+    pub fn error(&self) -> Option<Cow<'p, str>> {
+        cstr_ref(self.raw.error)
+    }
+    pub fn cookie(&self) -> Option<Cow<'p, str>> {
+        cstr_ref(self.raw.cookie)
+    }
+    /// Raw `enum sy_target_flags` bits.
+    pub fn flags(&self) -> u32 {
+        self.raw.flags
+    }
+    /// Plugin-defined flag bits.
+    pub fn user_flags(&self) -> u64 {
+        self.raw.user_flags
+    }
+    /// The names of the bits set in `user_flags`.
+    pub fn flag_names(&self) -> impl ExactSizeIterator<Item = Cow<'p, str>> + 'p {
+        let raw = self.raw;
+        let names: &'p [*const c_char] = if raw.flag_names.is_null() {
+            &[]
+        } else {
+            // SAFETY: flag_name_count pointers, valid as long as the target.
+            unsafe { std::slice::from_raw_parts(raw.flag_names, raw.flag_name_count as usize) }
+        };
+        names.iter().map(|&p| cstr_ref(p).unwrap_or_default())
+    }
+    pub fn log_level(&self) -> u32 {
+        self.raw.log_level
+    }
+    /// Index in the topology snapshot, or `u32::MAX`.
+    pub fn node_index(&self) -> u32 {
+        self.raw.node_index
+    }
+    /// Snapshot the target came from.
+    pub fn epoch(&self) -> u64 {
+        self.raw.epoch
+    }
+    /// An owned copy (what [`Iterator::next`] on the plan returns), to keep
+    /// beyond the next call or to pass to [`Router::report`].
+    pub fn to_target(&self) -> Target {
+        Target::from_raw(self.raw)
+    }
+    /// The C target itself; its strings are valid for `'p`.
+    pub fn as_raw(&self) -> &'p sys::sy_target {
+        self.raw
+    }
+}
+
+impl fmt::Debug for TargetRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TargetRef")
+            .field("node", &self.node())
+            .field("host", &self.host())
+            .field("port", &self.port())
+            .field("via", &self.via().collect::<Vec<_>>())
+            .field("error", &self.error())
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Display for TargetRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.host(), self.error()) {
+            (Some(h), _) => write!(f, "{} {}:{}", self.node(), h, self.port())?,
+            (None, Some(e)) => write!(f, "{} (error: {})", self.node(), e)?,
+            (None, None) => write!(f, "{} -", self.node())?,
+        }
+        let mut via = self.via().peekable();
+        if via.peek().is_some() {
+            f.write_str(" via ")?;
+            for (i, v) in via.enumerate() {
+                if i > 0 {
+                    f.write_str(",")?;
+                }
+                f.write_str(&v)?;
+            }
+        }
+        Ok(())
+    }
+}
 
 impl fmt::Debug for Plan<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -1088,15 +1428,34 @@ pub struct RouteInfo {
 
 /// static_routes' run-time table of a router. Thread-safe (changes are
 /// serialised in the plugin); borrows the router.
+///
+/// It follows [`Router::reload`]: after one, its methods work on the
+/// static_routes instance of the new chain (the same one when the plugin and
+/// its config are unchanged), or fail with `SY_EUNKNOWN` when the new chain
+/// has none. A reload waits for the table calls in progress.
 pub struct StaticRoutes<'r> {
-    table: *const sys::sy_static_routes_table,
-    instance: *mut c_void,
-    _router: PhantomData<&'r Router>,
+    router: &'r Router,
+    cache: Mutex<IfaceCache>,
 }
 
-// SAFETY: the table's methods are documented thread-safe.
+/// A plugin interface's pointers and the reload count they belong to.
+struct IfaceCache {
+    reloads: u64,
+    table: *const sys::sy_static_routes_table,
+    instance: *mut c_void,
+}
+
+// SAFETY: the table's methods are documented thread-safe; the pointers are
+// only used under the router's `ifaces` lock, which keeps reloads (and so
+// the instance's destruction) out.
 unsafe impl Send for StaticRoutes<'_> {}
 unsafe impl Sync for StaticRoutes<'_> {}
+
+impl fmt::Debug for StaticRoutes<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StaticRoutes").finish_non_exhaustive()
+    }
+}
 
 unsafe extern "C" fn visit_trampoline(route: *const sys::sy_route_info, user: *mut c_void) -> c_int {
     let out = &mut *(user as *mut Vec<RouteInfo>);
@@ -1112,49 +1471,71 @@ unsafe extern "C" fn visit_trampoline(route: *const sys::sy_route_info, user: *m
 }
 
 impl StaticRoutes<'_> {
-    fn t(&self) -> &sys::sy_static_routes_table {
-        unsafe { &*self.table }
+    /// Runs `f` with the current table and instance, valid for the whole
+    /// call: no reload runs meanwhile.
+    fn with<T>(&self, f: impl FnOnce(&sys::sy_static_routes_table, *mut c_void) -> Result<T>) -> Result<T> {
+        let reloads = self.router.ifaces.read().unwrap_or_else(PoisonError::into_inner);
+        let (table, instance) = {
+            let mut c = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+            if c.reloads != *reloads {
+                let (table, instance) = self.router.static_routes_raw()?;
+                *c = IfaceCache { reloads: *reloads, table, instance };
+            }
+            (c.table, c.instance)
+        };
+        // SAFETY: the router's current chain holds this instance until the
+        // next reload, which waits for `reloads` to be dropped.
+        let r = f(unsafe { &*table }, instance);
+        drop(reloads);
+        r
     }
 
     /// Adds a route (one element of `routes` or `proxy_routes`, as JSON).
     pub fn add(&self, kind: RouteKind, route_json: &str) -> Result<()> {
-        let f = self.t().add.ok_or_else(|| Error::from_code(sys::SY_EUNSUPPORTED))?;
         let c = cstring(route_json)?;
-        let mut err = sys::sy_error::init();
-        let rc = unsafe { f(self.instance, kind as u32, c.as_ptr(), route_json.len(), &mut err) };
-        check(rc, &err)
+        self.with(|t, instance| {
+            let f = t.add.ok_or_else(|| Error::from_code(sys::SY_EUNSUPPORTED))?;
+            let mut err = sys::sy_error::init();
+            let rc = unsafe { f(instance, kind as u32, c.as_ptr(), route_json.len(), &mut err) };
+            check(rc, &err)
+        })
     }
 
     /// Removes the route whose pattern text is exactly `pattern`.
     pub fn remove(&self, kind: RouteKind, pattern: &str) -> Result<()> {
-        let f = self.t().remove.ok_or_else(|| Error::from_code(sys::SY_EUNSUPPORTED))?;
         let c = cstring(pattern)?;
-        let mut err = sys::sy_error::init();
-        let rc = unsafe { f(self.instance, kind as u32, c.as_ptr(), &mut err) };
-        check(rc, &err)
+        self.with(|t, instance| {
+            let f = t.remove.ok_or_else(|| Error::from_code(sys::SY_EUNSUPPORTED))?;
+            let mut err = sys::sy_error::init();
+            let rc = unsafe { f(instance, kind as u32, c.as_ptr(), &mut err) };
+            check(rc, &err)
+        })
     }
 
     /// Every route matching `name`, in lookup order (`SY_ENOROUTE` if none).
     pub fn query(&self, name: &str) -> Result<Vec<RouteInfo>> {
-        let f = self.t().query.ok_or_else(|| Error::from_code(sys::SY_EUNSUPPORTED))?;
         let c = cstring(name)?;
-        let mut out: Vec<RouteInfo> = Vec::new();
-        let mut err = sys::sy_error::init();
-        let rc = unsafe {
-            f(self.instance, c.as_ptr(), Some(visit_trampoline), (&mut out as *mut Vec<RouteInfo>).cast(), &mut err)
-        };
-        check(rc, &err)?;
-        Ok(out)
+        self.with(|t, instance| {
+            let f = t.query.ok_or_else(|| Error::from_code(sys::SY_EUNSUPPORTED))?;
+            let mut out: Vec<RouteInfo> = Vec::new();
+            let mut err = sys::sy_error::init();
+            let rc = unsafe {
+                f(instance, c.as_ptr(), Some(visit_trampoline), (&mut out as *mut Vec<RouteInfo>).cast(), &mut err)
+            };
+            check(rc, &err)?;
+            Ok(out)
+        })
     }
 
     /// Every route, static then proxy, in lookup order.
     pub fn list(&self) -> Result<Vec<RouteInfo>> {
-        let f = self.t().list.ok_or_else(|| Error::from_code(sys::SY_EUNSUPPORTED))?;
-        let mut out: Vec<RouteInfo> = Vec::new();
-        let mut err = sys::sy_error::init();
-        let rc =
-            unsafe { f(self.instance, Some(visit_trampoline), (&mut out as *mut Vec<RouteInfo>).cast(), &mut err) };
-        check(rc, &err)?;
-        Ok(out)
+        self.with(|t, instance| {
+            let f = t.list.ok_or_else(|| Error::from_code(sys::SY_EUNSUPPORTED))?;
+            let mut out: Vec<RouteInfo> = Vec::new();
+            let mut err = sys::sy_error::init();
+            let rc = unsafe { f(instance, Some(visit_trampoline), (&mut out as *mut Vec<RouteInfo>).cast(), &mut err) };
+            check(rc, &err)?;
+            Ok(out)
+        })
     }
 }
