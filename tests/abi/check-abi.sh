@@ -18,7 +18,9 @@
 #   - a new member placed in the old tail padding: callers built against the
 #     baseline pass the old sizeof as struct_size, which covers that padding,
 #     so the library could not tell the new member from garbage;
-#   - the soname or the architecture changed.
+#   - the soname or the architecture changed;
+#   - a function of the baseline no longer declared in the public headers
+#     (still exported, but callers' sources no longer compile).
 #
 # New exported functions and members appended after the old end pass (they
 # are printed). tests/abi/abi.suppr lets abidiff accept tail growth of sy_*
@@ -166,6 +168,18 @@ if [ "$mrc" -eq 1 ]; then
 elif [ "$mrc" -ne 0 ]; then
     echo "check-abi: FAIL: abi_members.py could not compare (exit $mrc)"
     exit 1
+fi
+
+# The library may still export a function the headers no longer declare:
+# binaries keep working, but every caller's source breaks. Each function of
+# the baseline must stay declared in include/switchyard/.
+undeclared=""
+for f in $(grep -o "<function-decl name='sy_[A-Za-z0-9_]*'" "$baseline" | sed "s/.*name='//; s/'//" | sort -u); do
+    grep -qE "^SY_API[^;]*[^A-Za-z0-9_]$f[[:space:]]*\(" "$src"/include/switchyard/*.h || undeclared="$undeclared $f"
+done
+if [ -n "$undeclared" ]; then
+    echo "check-abi: FAIL: no longer declared in include/switchyard/*.h:$undeclared"
+    fail=1
 fi
 
 if [ "$fail" != 0 ]; then
