@@ -144,14 +144,12 @@ void resolve_env(const Alloc &a, cJSON *v, Path &path, Diag &d) {
                           "environment variable %.64s (from_env) is not set", var->valuestring));
         } else {
             JsonScope js(a);
-            cJSON *str = cJSON_CreateString(val);
-            if (str && c->string) { // the key moves to the replacement
-                str->string = c->string;
+            if (cJSON *str = cJSON_CreateString(val)) {
+                str->string = c->string; // the key moves to the replacement (NULL in an array)
                 str->type |= c->type & cJSON_StringIsConst;
                 c->string = nullptr;
-            }
-            if (!str || !cJSON_ReplaceItemViaPointer(v, c, str)) {
-                cJSON_Delete(str);
+                cJSON_ReplaceItemViaPointer(v, c, str); // cannot fail: both are given
+            } else {
                 d.failed(fail(d.slot(), SY_ENOMEM, path.c_str(), "out of memory"));
             }
         }
@@ -159,6 +157,13 @@ void resolve_env(const Alloc &a, cJSON *v, Path &path, Diag &d) {
         if (d.first && !d.report) return;
         c = next;
     }
+}
+
+// The options' plugin directories (the router owns them), searched first.
+void options_search_path(const Router *r, SearchPath &sp) {
+    sp.count = 0;
+    for (size_t i = 0; i < r->opt_plugin_path.size() && sp.count < sizeof sp.dirs / sizeof sp.dirs[0]; i++)
+        sp.dirs[sp.count++] = r->opt_plugin_path[i];
 }
 
 // Same config (both absent, or equal JSON).
@@ -235,8 +240,7 @@ int create_stage(Router *r, Generation *gen, const Generation *prev, bool *taken
 // replaces the current topology only when it is new or changed: an
 // unchanged or absent one keeps what the application has published since.
 // On failure nothing is published and every error went to d.
-int configure(Router *r, const char *json, size_t len, const SearchPath *base_sp,
-              const char *base_dir, Diag &d) {
+int configure(Router *r, const char *json, size_t len, const char *base_dir, Diag &d) {
     cJSON *doc = nullptr;
     if (int prc = json_parse(r->alloc, json, len, SY_ECONFIG, "", &doc, d.slot())) {
         d.failed(prc);
@@ -250,7 +254,8 @@ int configure(Router *r, const char *json, size_t len, const SearchPath *base_sp
     Generation *gen = nullptr;
     bool taken[kMaxChain] = {};
     const cJSON *sel = nullptr, *tr = nullptr;
-    cJSON *conn = nullptr, *tp = nullptr;
+    const cJSON *conn = nullptr;
+    cJSON *tp = nullptr;
     Path path;
     if (!cJSON_IsObject(doc)) {
         rc = fail(d.slot(), SY_ECONFIG, "", "a config is a JSON object, got %s", json_type_name(doc));
@@ -270,11 +275,7 @@ int configure(Router *r, const char *json, size_t len, const SearchPath *base_sp
     }
     resolve_env(r->alloc, doc, path, d);
     if (d.first && !d.report) goto out;
-    for (size_t i = 0; base_sp && i < base_sp->count; i++)
-        if (!dirs.add(sp, base_sp->dirs[i], std::strlen(base_sp->dirs[i]))) {
-            d.failed(fail(d.slot(), SY_ENOMEM, "", "out of memory"));
-            goto out;
-        }
+    options_search_path(r, sp);
     if ((rc = build_search_path(doc, base_dir, dirs, sp, d.slot())) && !d.failed(rc)) goto out;
     if (!(gen = r->alloc.make<Generation>())) {
         d.failed(fail(d.slot(), SY_ENOMEM, "", "out of memory"));
@@ -289,8 +290,7 @@ int configure(Router *r, const char *json, size_t len, const SearchPath *base_sp
         else rc = topology_from_json(r->alloc, copy, copy, tpath, SY_ECONFIG, &topo, d.slot());
         if (rc && !d.failed(rc)) goto out;
     }
-    conn = cJSON_DetachItemFromObjectCaseSensitive(doc, "connect");
-    gen->connect_src = conn;
+    conn = cJSON_GetObjectItemCaseSensitive(doc, "connect");
     if ((rc = connect_settings_parse(r->alloc, conn, &gen->connect, d.slot())) && !d.failed(rc))
         goto out;
     sel = cJSON_GetObjectItemCaseSensitive(doc, "selector");
@@ -351,13 +351,6 @@ int widen_options(const sy_router_options *opts, sy_router_options *o, sy_error 
     return SY_OK;
 }
 
-// The options' plugin directories, as a search path prefix.
-void options_search_path(const Router *r, SearchPath &sp) {
-    sp.count = 0;
-    for (size_t i = 0; i < r->opt_plugin_path.size() && sp.count < sizeof sp.dirs / sizeof sp.dirs[0]; i++)
-        sp.dirs[sp.count++] = r->opt_plugin_path[i];
-}
-
 int router_create(const char *json, size_t len, const sy_router_options *caller_opts, Diag &d,
                   sy_router **out) {
     sy_router_options wide;
@@ -396,9 +389,7 @@ int router_create(const char *json, size_t len, const sy_router_options *caller_
         router_destroy(r);
         return d.first;
     }
-    SearchPath base;
-    options_search_path(r, base);
-    rc = configure(r, json, len, &base, opts->base_dir, d);
+    rc = configure(r, json, len, opts->base_dir, d);
     if (rc || !out) {
         r->log_destroy = nullptr; // a failed or check-only call leaves user_data to the caller
         resolver_disarm(r->resolver); // and the resolver's
@@ -418,9 +409,7 @@ int router_create(const char *json, size_t len, const sy_router_options *caller_
 
 int router_reload(Router *r, const char *json, size_t len, const char *base_dir, Diag &d) {
     std::lock_guard<std::mutex> g(r->reload_mu);
-    SearchPath base;
-    options_search_path(r, base);
-    int rc = configure(r, json, len, &base, base_dir ? base_dir : r->opt_base_dir, d);
+    int rc = configure(r, json, len, base_dir ? base_dir : r->opt_base_dir, d);
     if (rc) {
         router_log(r, SY_LOG_WARN, "core", "reload refused: %s; the previous configuration serves on",
                    sy_status_str(rc));

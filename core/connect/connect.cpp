@@ -11,12 +11,6 @@
 
 namespace sy {
 
-uint64_t mono_ns() {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
-}
-
 uint64_t connector_now(const Connector *c) {
     return c->clock_fn ? c->clock_fn(c->clock_data) : mono_ns();
 }

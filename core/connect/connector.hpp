@@ -13,6 +13,7 @@
 #include "connect/settings.hpp"
 #include "connect/tls.hpp"
 #include "util/alloc.hpp"
+#include "util/clock.hpp"
 
 namespace sy {
 
@@ -78,7 +79,6 @@ void connector_release_router(Connector *c);
 void connector_unref(Connector *c);
 
 uint64_t connector_now(const Connector *c); // the router's clock, ns
-uint64_t mono_ns();                          // the real clock, for timeouts
 
 // Endpoint bookkeeping (connect/endpoint.cpp). mu held.
 // key: "host:port" ("[v6]:port"), as format_endpoint writes it.

@@ -37,16 +37,7 @@ void h_set_error(sy_error *err, int code, const char *path, const char *fmt, ...
     va_end(ap);
 }
 
-uint64_t monotonic_ns() {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
-}
-
-uint64_t h_now_ns(const sy_host *h) {
-    const Router *r = ctx(h)->router;
-    return r->clock_fn ? r->clock_fn(r->clock_data) : monotonic_ns();
-}
+uint64_t h_now_ns(const sy_host *h) { return router_now(ctx(h)->router); }
 
 // splitmix64 per thread, seeded from a process-wide counter and the clock.
 std::atomic<uint64_t> g_seed{0x9e3779b97f4a7c15ull};
@@ -54,7 +45,7 @@ uint64_t h_random(const sy_host *) {
     // initial-exec: a plain %fs-relative load instead of __tls_get_addr on
     // every plan (8 bytes of the static TLS surplus glibc keeps for dlopen).
     static thread_local uint64_t state __attribute__((tls_model("initial-exec"))) = 0;
-    if (!state) state = g_seed.fetch_add(0x9e3779b97f4a7c15ull) ^ monotonic_ns() ^ 1;
+    if (!state) state = g_seed.fetch_add(0x9e3779b97f4a7c15ull) ^ mono_ns() ^ 1;
     uint64_t z = (state += 0x9e3779b97f4a7c15ull);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;

@@ -3,7 +3,6 @@
 
 #include <cstdarg>
 #include <cstdio>
-#include <ctime>
 #include <thread>
 
 #include "connect/connector.hpp"
@@ -53,14 +52,6 @@ void drain_retired(Router *r, bool all) {
         *link = s->retired_next;
         snapshot_destroy(s);
     }
-}
-
-// The router's clock (sy_router_options.clock_ns), as sy_host.now_ns reads it.
-uint64_t router_now(const Router *r) {
-    if (r->clock_fn) return r->clock_fn(r->clock_data);
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
 }
 
 // Which stripe this thread counts itself on.
@@ -124,7 +115,6 @@ void generation_unref(Router *r, Generation *g) {
     for (size_t i = g->chain_len; i-- > 0;) instance_unref(r, g->chain[i]);
     connect_settings_free(r->alloc, &g->connect);
     json_delete(r->alloc, g->topology_src);
-    json_delete(r->alloc, g->connect_src);
     r->alloc.destroy(g);
 }
 
@@ -225,6 +215,8 @@ int router_publish_generation(Router *r, Generation *gen, Topology *t, sy_error 
     generation_unref(r, old);
     return SY_OK;
 }
+
+uint64_t router_now(const Router *r) { return r->clock_fn ? r->clock_fn(r->clock_data) : mono_ns(); }
 
 void router_vlog(const Router *r, uint32_t level, const char *source, const char *fmt,
                  va_list ap) {
@@ -347,25 +339,23 @@ SY_API int sy_router_get_interface(sy_router *router, const char *plugin, const 
     // keeps it (until a reload that changes this plugin or its config).
     Snapshot *s = snapshot_acquire(r);
     const Generation *g = s->gen;
-    int rc = fail(err, SY_EUNKNOWN, "", "no plugin '%.64s' in this router's chain", plugin);
-    for (size_t i = 0; i < g->chain_len; i++) {
-        const Instance &in = *g->chain[i];
-        if (std::strcmp(in.vt.name, plugin) != 0) continue;
-        const void *p = nullptr;
-        if (!in.vt.get_interface) {
-            rc = fail(err, SY_EUNSUPPORTED, "", "plugin '%.64s' has no extension interfaces", plugin);
-        } else if ((rc = in.vt.get_interface(in.mem, iface, min_version, &p)) != SY_OK || !p) {
-            rc = fail(err, rc > 0 ? SY_EINTERNAL : rc != SY_OK ? rc : SY_EUNSUPPORTED, "",
-                      "plugin '%.64s' has no interface '%.64s' of version >= %u", plugin, iface,
-                      min_version);
-        } else {
-            clear_error(err);
-            *iface_out = p;
-            *instance_out = in.mem;
-        }
-        break;
+    const Instance *in = nullptr;
+    for (size_t i = 0; i < g->chain_len && !in; i++)
+        if (std::strcmp(g->chain[i]->vt.name, plugin) == 0) in = g->chain[i];
+    const void *p = nullptr;
+    int rc = !in ? SY_EUNKNOWN : !in->vt.get_interface ? SY_EUNSUPPORTED
+                                                        : in->vt.get_interface(in->mem, iface, min_version, &p);
+    if (rc == SY_OK && p) {
+        *iface_out = p;
+        *instance_out = in->mem;
     }
     snapshot_release(s);
-    return rc;
+    if (rc == SY_OK && p) return SY_OK;
+    if (!in) return fail(err, SY_EUNKNOWN, "", "no plugin '%.64s' in this router's chain", plugin);
+    if (!in->vt.get_interface)
+        return fail(err, SY_EUNSUPPORTED, "", "plugin '%.64s' has no extension interfaces", plugin);
+    return fail(err, rc > 0 ? SY_EINTERNAL : rc != SY_OK ? rc : SY_EUNSUPPORTED, "",
+                "plugin '%.64s' has no interface '%.64s' of version >= %u", plugin, iface,
+                min_version);
 }
 }

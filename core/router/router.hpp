@@ -9,6 +9,7 @@
 #include "json/json.hpp"
 #include "topology/topology.hpp"
 #include "util/alloc.hpp"
+#include "util/clock.hpp"
 
 namespace sy {
 
@@ -54,7 +55,6 @@ struct Generation {
     size_t state_offset = 0;
     ConnectSettings connect; // owned
     cJSON *topology_src = nullptr; // the config's topology section, to tell it unchanged
-    cJSON *connect_src = nullptr;  // the config's connect section
 };
 
 // A counter on a cache line of its own: threads count themselves on their
@@ -132,6 +132,10 @@ int router_republish(Router *r, sy_error *err);
 int router_publish_generation(Router *r, Generation *gen, Topology *t, sy_error *err);
 void generation_unref(Router *r, Generation *g);
 void instance_unref(Router *r, Instance *in);
+
+// The router's clock (sy_router_options.clock_ns, else CLOCK_MONOTONIC), as
+// sy_host.now_ns reads it.
+uint64_t router_now(const Router *r);
 
 void router_log(const Router *r, uint32_t level, const char *source, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
