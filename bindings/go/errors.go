@@ -6,6 +6,7 @@ import "C"
 import (
 	"fmt"
 	"os"
+	"time"
 )
 
 // Error is a failed call of the C library: its status code (a negative
@@ -16,6 +17,8 @@ type Error struct {
 	Name    string
 	Path    string
 	Message string
+	// RetryAfter: with ErrPending, when retrying makes sense.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -74,6 +77,7 @@ var (
 	ErrInternal    = sentinel(C.SY_EINTERNAL)
 	ErrTranslate   = sentinel(C.SY_ETRANSLATE)
 	ErrCanceled    = sentinel(C.SY_ECANCELED)
+	ErrPending     = sentinel(C.SY_EPENDING)
 )
 
 // ErrClosed is returned by every method of a Router (and its interfaces)
@@ -87,6 +91,7 @@ func newError(code C.int, err *C.sy_error) *Error {
 	if err != nil {
 		e.Path = C.GoString(&err.path[0])
 		e.Message = C.GoString(&err.message[0])
+		e.RetryAfter = time.Duration(err.retry_after_ms) * time.Millisecond
 	}
 	if e.Message == "" {
 		e.Message = C.GoString(C.sy_status_str(code))

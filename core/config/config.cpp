@@ -23,7 +23,24 @@ namespace sy {
 namespace {
 
 const char *const kTopKeys[] = {"plugin_path", "topology", "selector", "translators", "connect",
-                                nullptr};
+                                "plan", nullptr};
+const char *const kPlanKeys[] = {"max_waiting", "wait_timeout_ms", nullptr};
+
+// "plan": {"max_waiting", "wait_timeout_ms"} (plans that wait: plan/wait.cpp).
+int plan_settings_parse(const cJSON *c, PlanSettings *s, sy_error *err) {
+    if (!c) return SY_OK;
+    Path path("plan");
+    if (!cJSON_IsObject(c))
+        return fail(err, SY_ECONFIG, "plan", "expected an object, got %s", json_type_name(c));
+    int64_t n = s->max_waiting, ms = s->wait_timeout_ms;
+    int rc = json_check_keys(c, kPlanKeys, path, SY_ECONFIG, err);
+    if (!rc) rc = json_opt_int(c, "max_waiting", path, SY_ECONFIG, 0, 1000000, &n, err);
+    if (!rc) rc = json_opt_int(c, "wait_timeout_ms", path, SY_ECONFIG, 1, 3600000, &ms, err);
+    if (rc) return rc;
+    s->max_waiting = static_cast<uint32_t>(n);
+    s->wait_timeout_ms = static_cast<uint32_t>(ms);
+    return SY_OK;
+}
 const char *const kStageKeys[] = {"plugin", "config", nullptr};
 
 // Collects errors: stops at the first unless a report callback is set.
@@ -290,6 +307,9 @@ int configure(Router *r, const char *json, size_t len, const char *base_dir, Dia
         else rc = topology_from_json(r->alloc, copy, copy, tpath, SY_ECONFIG, &topo, d.slot());
         if (rc && !d.failed(rc)) goto out;
     }
+    if ((rc = plan_settings_parse(cJSON_GetObjectItemCaseSensitive(doc, "plan"), &gen->plan, d.slot())) &&
+        !d.failed(rc))
+        goto out;
     conn = cJSON_GetObjectItemCaseSensitive(doc, "connect");
     if ((rc = connect_settings_parse(r->alloc, conn, &gen->connect, d.slot())) && !d.failed(rc))
         goto out;

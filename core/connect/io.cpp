@@ -20,6 +20,8 @@ struct Io {
     std::thread thread;
     std::mutex mu; // ops
     Op *ops = nullptr;
+    void (*at_stop)(void *) = nullptr; // io_at_stop
+    void *at_stop_data = nullptr;
 };
 
 struct Op {
@@ -233,6 +235,16 @@ Io *io_get(Connector *c, sy_error *err) {
 
 } // namespace
 
+Io *io_acquire(Connector *c, sy_error *err) { return io_get(c, err); }
+
+asio::io_context &io_context(Io *io) { return io->ctx; }
+
+void io_at_stop(Io *io, void (*fn)(void *), void *data) {
+    std::lock_guard<std::mutex> g(io->mu);
+    io->at_stop = fn;
+    io->at_stop_data = data;
+}
+
 void io_shutdown(Connector *c) {
     Io *io = nullptr;
     {
@@ -244,6 +256,7 @@ void io_shutdown(Connector *c) {
     io->work.reset();
     io->ctx.stop();
     if (io->thread.joinable()) io->thread.join();
+    if (io->at_stop) io->at_stop(io->at_stop_data);
     // Ops stay listed until their last handler ran; the stopped context will
     // never run the rest. Those not yet completed are told so.
     while (Op *op = io->ops) {

@@ -41,26 +41,14 @@ inline void copy_target(sy_target *dst, const sy_target *src) {
     for (uint32_t i = 0; i < n; i++) dst->via[i] = src->via[i];
 }
 } // namespace
-} // namespace sy
 
-using namespace sy;
-
-extern "C" {
-
-SY_API size_t sy_router_plan_size(const sy_router *router) {
-    if (!valid_router(router)) return 0;
-    return reinterpret_cast<const Router *>(router)->plan_size.load(std::memory_order_acquire);
-}
-
-SY_API int sy_plan_init(sy_router *router, const sy_request *req, void *storage, size_t size,
-                        sy_plan **out, sy_error *err) {
-    if (!valid_router(router) || !valid_request(req) || !storage || !out)
-        return fail(err, SY_EINVAL, "", "sy_plan_init: router, request, storage and out are required");
-    Router *r = reinterpret_cast<Router *>(router);
+int plan_start(Router *r, const sy_request *req, void *storage, size_t size, sy_plan **out,
+               PlanStart *info, sy_error *err) {
     if (reinterpret_cast<uintptr_t>(storage) % alignof(uint64_t))
         return fail(err, SY_EINVAL, "", "plan storage must be 8-byte aligned");
     Snapshot *s = snapshot_acquire(r);
     const Generation *g = s->gen;
+    if (info) info->settings = g->plan;
     if (size < g->plan_size) { // a reload may have grown it since the caller asked
         snapshot_release(s);
         return fail(err, SY_ETOOSMALL, "", "plan storage of %zu bytes is too small: this router needs %zu",
@@ -83,6 +71,24 @@ SY_API int sy_plan_init(sy_router *router, const sy_request *req, void *storage,
     h->magic = kPlanMagic;
     *out = reinterpret_cast<sy_plan *>(storage);
     return SY_OK;
+}
+
+} // namespace sy
+
+using namespace sy;
+
+extern "C" {
+
+SY_API size_t sy_router_plan_size(const sy_router *router) {
+    if (!valid_router(router)) return 0;
+    return reinterpret_cast<const Router *>(router)->plan_size.load(std::memory_order_acquire);
+}
+
+SY_API int sy_plan_init(sy_router *router, const sy_request *req, void *storage, size_t size,
+                        sy_plan **out, sy_error *err) {
+    if (!valid_router(router) || !valid_request(req) || !storage || !out)
+        return fail(err, SY_EINVAL, "", "sy_plan_init: router, request, storage and out are required");
+    return plan_start(reinterpret_cast<Router *>(router), req, storage, size, out, nullptr, err);
 }
 
 SY_API int sy_plan_next(sy_plan *plan, sy_target *target) {

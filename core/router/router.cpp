@@ -1,6 +1,8 @@
 // Router lifetime, snapshot publication, outcomes and interface lookup.
 #include "router/router.hpp"
 
+#include "plan/plan.hpp"
+
 #include <cstdarg>
 #include <cstdio>
 #include <thread>
@@ -150,6 +152,7 @@ int publish_locked(Router *r, Snapshot *s, sy_error *err) {
         r->retired = old;
     }
     drain_retired(r, false);
+    plan_waits_wake(r); // what a waiting plan waits for may have come with it
     return SY_OK;
 }
 

@@ -27,6 +27,12 @@ struct HostCtx {
     Router *router;
 };
 
+// The config's "plan" section: bounds on plans that wait (sy_plan_init_async).
+struct PlanSettings {
+    uint32_t max_waiting = 1024;    // plans waiting at once; more are SY_ELIMIT
+    uint32_t wait_timeout_ms = 5000; // a plan still pending then fails with SY_ETIMEOUT
+};
+
 // A created plugin instance. Generations share an instance whose plugin and
 // config a reload left unchanged, so its state (latency averages, route
 // tables changed through its interface) lives on.
@@ -54,6 +60,7 @@ struct Generation {
     size_t plan_size = 0;
     size_t state_offset = 0;
     ConnectSettings connect; // owned
+    PlanSettings plan;
     cJSON *topology_src = nullptr; // the config's topology section, to tell it unchanged
 };
 
@@ -107,6 +114,10 @@ struct Router {
     char *opt_base_dir = nullptr;
     struct Connector *connector = nullptr; // connect/connector.hpp
     struct Resolver *resolver = nullptr; // resolve/resolver.cpp
+    // plan/wait.cpp: plans waiting for their selector, built on first use.
+    std::mutex waits_mu;
+    struct PlanWaits *waits = nullptr;
+    std::atomic<uint32_t> waiting{0}; // so a publish with none waiting costs a load
 
     // Readers: acquire() never blocks. Writers: update_mu, then wait out the
     // readers of the previous epoch before retiring its snapshot.

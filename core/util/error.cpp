@@ -17,6 +17,7 @@ int vfail(sy_error *err, int code, const char *path, const char *fmt, va_list ap
         std::snprintf(err->path, sizeof err->path, "%s", path ? path : "");
     if (has(err, offsetof(sy_error, message) + sizeof err->message))
         std::vsnprintf(err->message, sizeof err->message, fmt, ap);
+    set_retry_after(err, 0);
     return code;
 }
 
@@ -33,6 +34,25 @@ void clear_error(sy_error *err) {
     if (has(err, offsetof(sy_error, code) + sizeof(int))) err->code = SY_OK;
     if (has(err, offsetof(sy_error, path) + sizeof err->path)) err->path[0] = 0;
     if (has(err, offsetof(sy_error, message) + sizeof err->message)) err->message[0] = 0;
+    set_retry_after(err, 0);
+}
+
+void set_retry_after(sy_error *err, uint32_t ms) {
+    if (has(err, offsetof(sy_error, retry_after_ms) + sizeof err->retry_after_ms))
+        err->retry_after_ms = ms;
+}
+
+void copy_error(sy_error *dst, const sy_error *src) {
+    if (!dst || dst == src) return;
+    if (has(dst, offsetof(sy_error, code) + sizeof(int))) dst->code = src->code;
+    if (has(dst, offsetof(sy_error, path) + sizeof dst->path)) std::memcpy(dst->path, src->path, sizeof dst->path);
+    if (has(dst, offsetof(sy_error, message) + sizeof dst->message))
+        std::memcpy(dst->message, src->message, sizeof dst->message);
+    set_retry_after(dst, src->retry_after_ms);
+}
+
+uint32_t retry_after(const sy_error *err) {
+    return has(err, offsetof(sy_error, retry_after_ms) + sizeof err->retry_after_ms) ? err->retry_after_ms : 0;
 }
 
 int plugin_failed(sy_error *err, int rc, const char *path, const char *plugin, const char *hook) {

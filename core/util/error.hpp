@@ -13,6 +13,11 @@ int fail(sy_error *err, int code, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 int vfail(sy_error *err, int code, const char *path, const char *fmt, va_list ap);
 void clear_error(sy_error *err);
+// err->retry_after_ms, when the caller's sy_error has it (else ignored / 0).
+void set_retry_after(sy_error *err, uint32_t ms);
+uint32_t retry_after(const sy_error *err);
+// dst gets what src (a whole sy_error) says, as much as dst's size holds.
+void copy_error(sy_error *dst, const sy_error *src);
 
 // After a plugin hook failed with rc: the status the caller sees (a positive
 // rc breaks the ABI and becomes SY_EINTERNAL), with err filled by the plugin

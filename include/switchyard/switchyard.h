@@ -70,13 +70,14 @@ extern "C" {
     XX(ECALLBACK, -20, "callback failed")                                          \
     XX(EINTERNAL, -21, "internal error")                                           \
     XX(ETRANSLATE, -22, "target could not be translated")                         \
-    XX(ECANCELED, -23, "operation canceled")
+    XX(ECANCELED, -23, "operation canceled")                                       \
+    XX(EPENDING, -24, "not ready yet: retry later")
 
 enum sy_status {
 #define SY_STATUS_ENUM_(name, value, text) SY_##name = value,
     SY_STATUS_MAP(SY_STATUS_ENUM_)
 #undef SY_STATUS_ENUM_
-    SY_STATUS_MIN_ = -23
+    SY_STATUS_MIN_ = -24
 };
 
 /* Fixed text for a status code; never NULL ("unknown status" if unknown). */
@@ -104,6 +105,9 @@ typedef struct sy_error {
     int code;
     char path[SY_ERROR_PATH_MAX];
     char message[SY_ERROR_MESSAGE_MAX];
+    /* Since 0.3. With SY_EPENDING: when retrying makes sense, in
+     * milliseconds from now (0 with any other code). */
+    uint32_t retry_after_ms;
 } sy_error;
 
 /* ---------------------------------------------------------------- allocator */
@@ -359,7 +363,10 @@ enum sy_target_flags {
     SY_TARGET_REPLICA = 1u << 3,
     SY_TARGET_DOWN = 1u << 4,
     /* advanced (source-port) shard awareness must not be used */
-    SY_TARGET_NO_SHARD_PORT = 1u << 5
+    SY_TARGET_NO_SHARD_PORT = 1u << 5,
+    /* Since 0.3: resolve host afresh at every connect (no DNS cache) and use
+     * one of its addresses at random (client_routes: DNS cut-overs) */
+    SY_TARGET_RESOLVE_EACH = 1u << 6
 };
 
 #define SY_VIA_MAX 8
@@ -446,6 +453,30 @@ SY_API size_t sy_router_plan_size(const sy_router *router);
  * if it is not needed by the plan: keep it alive until release. */
 SY_API int sy_plan_init(sy_router *router, const sy_request *req, void *storage, size_t size,
                         sy_plan **out, sy_error *err);
+/* sy_plan_init returns SY_EPENDING when the selector cannot plan yet but
+ * will soon (shard_map asked the host's locate callback for a shard's
+ * owner): err->retry_after_ms says when to try again, or use
+ * sy_plan_init_async, which waits for it. */
+
+/* Since 0.3. Completion of sy_plan_init_async: SY_OK with the plan, ready in
+ * the caller's storage (release it with sy_plan_release), or why not (plan
+ * NULL): the plan's own error, SY_ETIMEOUT when plan.wait_timeout_ms passed,
+ * SY_ECANCELED when the router was freed first. err is valid during the
+ * call only. */
+typedef void (*sy_plan_cb)(int status, sy_plan *plan, const sy_error *err, void *data);
+
+/* Since 0.3. sy_plan_init that waits instead of returning SY_EPENDING:
+ *  - SY_OK: the plan is ready now in *out (no waiting, no callback);
+ *  - SY_EPENDING: it waits; cb runs exactly once, on the I/O thread (see
+ *    sy_router_options.io_mode), when the plan is ready or has failed. It is
+ *    retried each time the router publishes a snapshot (a location arrived)
+ *    and when the selector's retry hint is due. req and storage must stay
+ *    valid until cb runs;
+ *  - any other code: it failed at once, err says why; cb never runs.
+ * At most plan.max_waiting plans wait at once (SY_ELIMIT beyond). */
+SY_API int sy_plan_init_async(sy_router *router, const sy_request *req, void *storage, size_t size,
+                              sy_plan **out, sy_plan_cb cb, void *data, sy_error *err);
+
 /* 1 and *target filled; 0 at the end; < 0 on error. */
 SY_API int sy_plan_next(sy_plan *plan, sy_target *target);
 SY_API void sy_plan_release(sy_plan *plan);

@@ -5,14 +5,17 @@
 // num_shards); the plan is the shard's owning node, then its replicas, from
 // allocations the host feeds (the config, or the shard_map.allocations
 // interface) with epoch fencing: an allocation older than the shard's
-// current one is ignored. A connect failure reported for a node evicts every
-// allocation on it for the current snapshot, so its shards miss until new
-// allocations arrive. A shard with no known owner is SY_ENOROUTE naming the
-// type and shard.
+// current one is ignored.
+//
+// A shard without a usable owner is a miss: the host's locator is asked
+// (once per answer timeout, backing off while unanswered) and the plan is
+// SY_EPENDING until the answer is applied. Evictions (a connect failure for
+// a node, or the topology marking it down) live in the instance, so they
+// outlast snapshots; each evicted shard is re-located after a jittered
+// backoff. All of it is off the hit path, which reads one more word only.
 #include <switchyard/plugin.h>
 #include <switchyard/shard_map.h>
 
-#include <mbedtls/md5.h>
 
 #include <algorithm>
 #include <atomic>
@@ -28,6 +31,7 @@
 #include "common/table_swap.hpp"
 #include "common/json_keys.hpp"
 #include "common/json_path.hpp"
+#include "shard_map/md5.h"
 
 namespace {
 
@@ -37,6 +41,32 @@ constexpr uint32_t kMaxTypes = 64;
 // bounded so that a small config cannot claim a large heap.
 constexpr uint32_t kMaxShards = 1u << 16; // all types together
 constexpr uint32_t kMaxReplicas = 8;
+constexpr uint32_t kMaxEvicted = 256; // nodes evicted at once (older ones are forgotten first)
+constexpr uint64_t kForever = UINT64_MAX;
+constexpr uint64_t kMs = 1000000;
+
+// locate.*: how misses are asked about, and how long evictions last.
+struct LocateCfg {
+    uint32_t answer_timeout_ms = 1000; // an ask still unanswered then is asked again
+    uint32_t retry_hint_ms = 10;       // what a plan waiting for an answer is told
+    uint32_t backoff_ms = 500;         // re-locate after an eviction (Casty: 0.5 s) ...
+    uint32_t backoff_max_ms = 30000;   // ... doubling per unanswered ask, up to this
+    uint32_t max_locating = 1024;      // shards asked about at once
+    uint32_t evict_ms = 5000;          // a failed node is left out this long (Casty: 5 s)
+};
+
+// Per shard, in the instance: where its (re-)location stands. due == 0:
+// nothing scheduled, ask at the first miss.
+struct Locate {
+    std::atomic<uint64_t> due{0};   // now_ns when the next ask may go out
+    std::atomic<uint32_t> tries{0}; // asks since the shard last had a usable owner
+    std::atomic<uint32_t> asked{0}; // 1: an ask is out (counted in Instance::locating)
+};
+
+struct Evicted {
+    char *id;
+    uint64_t until; // now_ns; kForever: while the topology says down
+};
 
 struct Allocation {
     char *node = nullptr; // NULL: no known owner
@@ -64,6 +94,15 @@ struct Instance {
     uint32_t type_count = 0;
     std::mutex mu;
     std::atomic<Table *> current{nullptr};
+    LocateCfg lc;
+    Locate *loc[kMaxTypes] = {};
+    std::atomic<uint32_t> locating{0};
+    std::mutex loc_mu; // the locator; held while it is called (one ask at a time)
+    sy_shard_locator locator{};
+    std::atomic<bool> has_locator{false};
+    std::mutex evict_mu; // evicted[]
+    Evicted evicted[kMaxEvicted] = {};
+    uint32_t evicted_count = 0;
 };
 
 // Per snapshot: allocations resolved to topology indices, and evictions.
@@ -71,7 +110,7 @@ struct State {
     Table *table;
     int32_t *owner[kMaxTypes];                 // per shard: node index or -1
     int32_t *replicas[kMaxTypes];              // per shard: kMaxReplicas indices, -1 padded
-    std::atomic<uint8_t> *evicted;             // per topology node
+    std::atomic<uint64_t> *evicted;            // per topology node: until (now_ns), 0: not
     size_t nodes;
 };
 
@@ -82,7 +121,7 @@ using syp::sfree;
 
 uint32_t shard_of(const char *id, uint32_t n) {
     unsigned char d[16];
-    mbedtls_md5_ret(reinterpret_cast<const unsigned char *>(id), std::strlen(id), d);
+    sy_md5(id, std::strlen(id), d);
     uint32_t v = (uint32_t{d[0]} << 24) | (uint32_t{d[1]} << 16) | (uint32_t{d[2]} << 8) | uint32_t{d[3]};
     return v % n;
 }
@@ -196,9 +235,49 @@ int apply_list(const Instance *in, Table *t, const sy_json *list, const char *ba
 
 void sm_destroy(void *instance) {
     Instance *in = inst_of(instance);
+    const sy_host *h = in->host;
     table_unref(in, in->current.exchange(nullptr));
-    for (uint32_t i = 0; i < in->type_count; i++) sfree(in->host, in->types[i].name);
+    for (uint32_t i = 0; i < in->type_count; i++) {
+        if (in->loc[i]) h->free(h, in->loc[i], in->types[i].num_shards * sizeof(Locate));
+        sfree(h, in->types[i].name);
+    }
+    for (uint32_t i = 0; i < in->evicted_count; i++) sfree(h, in->evicted[i].id);
+    if (in->locator.destroy) in->locator.destroy(in->locator.user_data);
     in->~Instance();
+}
+
+// "locate": {"answer_timeout_ms", "retry_hint_ms", "backoff_ms", "backoff_max_ms", "max_locating", "evict_ms"}
+int parse_locate(Instance *in, const sy_json *v, const char *path, sy_error *err) {
+    const sy_host *h = in->host;
+    char p[SY_ERROR_PATH_MAX];
+    std::snprintf(p, sizeof p, "%.100s.locate", path);
+    if (h->json_type(v) == SY_JSON_MISSING) return SY_OK;
+    if (h->json_type(v) != SY_JSON_OBJECT) return syp::fail(h, err, SY_ECONFIG, p, "expected an object");
+    static const char *const kKeys[] = {"answer_timeout_ms", "retry_hint_ms", "backoff_ms", "backoff_max_ms",
+                                        "max_locating", "evict_ms", nullptr};
+    const char *why = nullptr;
+    if (const char *k = syp::bad_key(h, v, kKeys, &why)) return syp::fail(h, err, SY_ECONFIG, p, "%s '%.60s'", why, k);
+    struct Field {
+        const char *key;
+        uint32_t *out;
+        uint32_t min, max;
+    } fields[] = {{"answer_timeout_ms", &in->lc.answer_timeout_ms, 1, 3600000},
+                  {"retry_hint_ms", &in->lc.retry_hint_ms, 1, 60000},
+                  {"backoff_ms", &in->lc.backoff_ms, 1, 3600000},
+                  {"backoff_max_ms", &in->lc.backoff_max_ms, 1, 86400000},
+                  {"max_locating", &in->lc.max_locating, 1, kMaxShards},
+                  {"evict_ms", &in->lc.evict_ms, 0, 86400000}};
+    for (const Field &f : fields) {
+        const sy_json *x = h->json_get(v, f.key);
+        if (h->json_type(x) == SY_JSON_MISSING) continue;
+        double d = h->json_number(x);
+        if (h->json_type(x) != SY_JSON_NUMBER || d != std::floor(d) || d < f.min || d > f.max)
+            return syp::fail(h, err, SY_ECONFIG, p, "%s: expected an integer in %u..%u", f.key, f.min, f.max);
+        *f.out = static_cast<uint32_t>(d);
+    }
+    if (in->lc.backoff_max_ms < in->lc.backoff_ms)
+        return syp::fail(h, err, SY_ECONFIG, p, "backoff_max_ms: expected at least backoff_ms (%u)", in->lc.backoff_ms);
+    return SY_OK;
 }
 
 int sm_create(void *instance, const sy_host *h, const sy_json *cfg, const char *path, sy_error *err) {
@@ -210,7 +289,7 @@ int sm_create(void *instance, const sy_host *h, const sy_json *cfg, const char *
         rc = syp::fail(h, err, SY_EABI, path, "shard_map needs host services version 2");
     else if (h->json_type(cfg) != SY_JSON_OBJECT)
         rc = syp::fail(h, err, SY_ECONFIG, path, "expected an object with \"shard_types\"");
-    static const char *const kConfigKeys[] = {"shard_types", "allocations", nullptr};
+    static const char *const kConfigKeys[] = {"shard_types", "allocations", "locate", nullptr};
     const char *why = nullptr;
     if (const char *k = rc ? nullptr : syp::bad_key(h, cfg, kConfigKeys, &why)) {
         size_t n = static_cast<size_t>(std::snprintf(p, sizeof p, "%.100s", path));
@@ -248,6 +327,13 @@ int sm_create(void *instance, const sy_host *h, const sy_json *cfg, const char *
             std::snprintf(ty.via + vl, sizeof ty.via - vl, "\",\"shard\":");
             ty.via_len = static_cast<uint32_t>(std::strlen(ty.via));
         }
+    }
+    if (rc == SY_OK) rc = parse_locate(in, h->json_get(cfg, "locate"), path, err);
+    for (uint32_t ti = 0; rc == SY_OK && ti < in->type_count; ti++) {
+        uint32_t n = in->types[ti].num_shards;
+        in->loc[ti] = static_cast<Locate *>(h->alloc(h, n * sizeof(Locate), alignof(Locate)));
+        if (!in->loc[ti]) rc = syp::fail(h, err, SY_ENOMEM, path, "out of memory");
+        for (uint32_t k = 0; rc == SY_OK && k < n; k++) new (&in->loc[ti][k]) Locate();
     }
     Table *t = rc ? nullptr : table_copy(in, nullptr);
     if (rc == SY_OK && !t) rc = syp::fail(h, err, SY_ENOMEM, path, "out of memory");
@@ -293,6 +379,23 @@ struct NodeIndex {
     }
 };
 
+void carry_evictions(Instance *in, State *st, const NodeIndex &ix, uint64_t now) {
+    std::lock_guard<std::mutex> g(in->evict_mu);
+    for (uint32_t k = 0; k < in->evicted_count;) {
+        Evicted &e = in->evicted[k];
+        if (e.until <= now) { // over: forget it
+            sfree(in->host, e.id);
+            e = in->evicted[--in->evicted_count];
+            in->evicted[in->evicted_count] = Evicted{};
+            continue;
+        }
+        int32_t idx = ix.find(e.id);
+        if (idx >= 0 && st->evicted[idx].load(std::memory_order_relaxed) != kForever)
+            st->evicted[idx].store(e.until, std::memory_order_relaxed);
+        k++;
+    }
+}
+
 bool index_nodes(const sy_host *h, const sy_topology *topo, NodeIndex *ix) {
     ix->topo = topo;
     ix->count = 0;
@@ -306,6 +409,100 @@ bool index_nodes(const sy_host *h, const sy_topology *topo, NodeIndex *ix) {
     return true;
 }
 
+// ---------------------------------------------------------------- misses and evictions
+
+// Exponential backoff with "equal jitter": a random point in [d/2, d], so
+// the shards of one failed node are not all asked about at once.
+uint64_t backoff_ns(const Instance *in, uint32_t tries) {
+    uint64_t d = in->lc.backoff_ms;
+    for (uint32_t i = 0; i < tries && d < in->lc.backoff_max_ms; i++) d *= 2;
+    if (d > in->lc.backoff_max_ms) d = in->lc.backoff_max_ms;
+    d *= kMs;
+    return d / 2 + in->host->random_u64(in->host) % (d / 2 + 1);
+}
+
+void locate_clear(Instance *in, Locate &l) {
+    l.due.store(0, std::memory_order_relaxed);
+    l.tries.store(0, std::memory_order_relaxed);
+    if (l.asked.exchange(0)) in->locating.fetch_sub(1);
+}
+
+// The shard lost its owner: ask again after a backoff, not at once (the
+// coordinator has likely not noticed the failure yet).
+void locate_schedule(Instance *in, Locate &l, uint64_t now) {
+    l.due.store(now + backoff_ns(in, l.tries.load(std::memory_order_relaxed)), std::memory_order_relaxed);
+    if (l.asked.exchange(0)) in->locating.fetch_sub(1);
+}
+
+// Whether node idx is left out now; an eviction found expired is cleared.
+bool is_evicted(const Instance *in, const State *st, int32_t idx) {
+    uint64_t until = st->evicted[idx].load(std::memory_order_relaxed);
+    if (until == 0) return false;
+    if (until == kForever || until > in->host->now_ns(in->host)) return true;
+    st->evicted[idx].compare_exchange_strong(until, 0, std::memory_order_relaxed);
+    return false;
+}
+
+// After attach resolved the allocations: shards with a usable owner stop
+// being located; shards of an evicted node get a re-locate scheduled.
+void settle_locates(Instance *in, const State *st, uint64_t now) {
+    for (uint32_t ti = 0; ti < in->type_count; ti++) {
+        for (uint32_t s = 0; s < in->types[ti].num_shards; s++) {
+            Locate &l = in->loc[ti][s];
+            int32_t owner = st->owner[ti][s];
+            bool usable = owner >= 0 && st->evicted[owner].load(std::memory_order_relaxed) == 0;
+            if (usable) {
+                if (l.due.load(std::memory_order_relaxed) || l.tries.load(std::memory_order_relaxed)) locate_clear(in, l);
+            } else if (owner >= 0 && l.due.load(std::memory_order_relaxed) == 0) {
+                locate_schedule(in, l, now);
+            }
+        }
+    }
+}
+
+// Every shard owned by node idx is re-located (on_outcome's failure path).
+void evict_node(Instance *in, const State *st, int32_t idx, const char *id, uint64_t now) {
+    const sy_host *h = in->host;
+    uint64_t until = now + uint64_t{in->lc.evict_ms} * kMs;
+    uint64_t cur = st->evicted[idx].load(std::memory_order_relaxed);
+    if (cur != kForever) st->evicted[idx].store(until, std::memory_order_relaxed);
+    if (id) {
+        std::lock_guard<std::mutex> g(in->evict_mu);
+        uint32_t k = 0;
+        while (k < in->evicted_count && std::strcmp(in->evicted[k].id, id) != 0) k++;
+        if (k == in->evicted_count) {
+            if (k == kMaxEvicted) { // full: forget the one that ends first
+                k = 0;
+                for (uint32_t j = 1; j < kMaxEvicted; j++)
+                    if (in->evicted[j].until < in->evicted[k].until) k = j;
+                sfree(h, in->evicted[k].id);
+                in->evicted[k].id = nullptr;
+            }
+            if ((in->evicted[k].id = dup(h, id)) && k == in->evicted_count) in->evicted_count++;
+        }
+        if (in->evicted[k].id) in->evicted[k].until = until;
+    }
+    for (uint32_t ti = 0; ti < in->type_count; ti++)
+        for (uint32_t s = 0; s < in->types[ti].num_shards; s++)
+            if (st->owner[ti][s] == idx) locate_schedule(in, in->loc[ti][s], now);
+}
+
+// A success for the node ends its eviction (not a topology's "down").
+void unevict_node(Instance *in, const State *st, int32_t idx, const char *id) {
+    uint64_t cur = st->evicted[idx].load(std::memory_order_relaxed);
+    if (cur == 0 || cur == kForever) return;
+    st->evicted[idx].compare_exchange_strong(cur, 0, std::memory_order_relaxed);
+    if (!id) return;
+    std::lock_guard<std::mutex> g(in->evict_mu);
+    for (uint32_t k = 0; k < in->evicted_count; k++) {
+        if (std::strcmp(in->evicted[k].id, id) != 0) continue;
+        sfree(in->host, in->evicted[k].id);
+        in->evicted[k] = in->evicted[--in->evicted_count];
+        in->evicted[in->evicted_count] = Evicted{};
+        return;
+    }
+}
+
 void state_free(const Instance *in, State *st) {
     const sy_host *h = in->host;
     for (uint32_t i = 0; i < in->type_count; i++) {
@@ -313,7 +510,7 @@ void state_free(const Instance *in, State *st) {
         if (st->owner[i]) h->free(h, st->owner[i], n * sizeof(int32_t));
         if (st->replicas[i]) h->free(h, st->replicas[i], n * kMaxReplicas * sizeof(int32_t));
     }
-    if (st->evicted) h->free(h, st->evicted, (st->nodes ? st->nodes : 1) * sizeof(std::atomic<uint8_t>));
+    if (st->evicted) h->free(h, st->evicted, (st->nodes ? st->nodes : 1) * sizeof(std::atomic<uint64_t>));
     table_unref(in, st->table);
     h->free(h, st, sizeof(State));
 }
@@ -327,11 +524,14 @@ int sm_attach(void *instance, const sy_topology *topo, void **state, sy_error *e
     st->table = in->current.load();
     st->table->refs.fetch_add(1, std::memory_order_relaxed);
     st->nodes = topo->node_count;
-    st->evicted = static_cast<std::atomic<uint8_t> *>(
-        h->alloc(h, (st->nodes ? st->nodes : 1) * sizeof(std::atomic<uint8_t>), alignof(std::atomic<uint8_t>)));
+    st->evicted = static_cast<std::atomic<uint64_t> *>(
+        h->alloc(h, (st->nodes ? st->nodes : 1) * sizeof(std::atomic<uint64_t>), alignof(std::atomic<uint64_t>)));
     NodeIndex ix{};
     bool ok = st->evicted != nullptr && index_nodes(h, topo, &ix);
-    for (size_t i = 0; ok && i < st->nodes; i++) new (&st->evicted[i]) std::atomic<uint8_t>(0);
+    uint64_t now = h->now_ns(h);
+    for (size_t i = 0; ok && i < st->nodes; i++)
+        new (&st->evicted[i]) std::atomic<uint64_t>(SY_TOPOLOGY_NODE(topo, i)->up ? 0 : kForever);
+    if (ok) carry_evictions(in, st, ix, now);
     for (uint32_t ti = 0; ok && ti < in->type_count; ti++) {
         uint32_t n = in->types[ti].num_shards;
         st->owner[ti] = static_cast<int32_t *>(h->alloc(h, n * sizeof(int32_t), alignof(int32_t)));
@@ -356,6 +556,7 @@ int sm_attach(void *instance, const sy_topology *topo, void **state, sy_error *e
         state_free(in, st);
         return syp::fail(h, err, SY_ENOMEM, "", "out of memory");
     }
+    settle_locates(in, st, now);
     *state = st;
     return SY_OK;
 }
@@ -365,6 +566,7 @@ void sm_detach(void *instance, void *state) { state_free(inst_of(instance), stat
 // ---------------------------------------------------------------- plans
 
 struct Plan {
+    Instance *in;
     const State *st;
     const sy_topology *topo;
     const int32_t *order; // owner then replicas: kMaxReplicas + 1 indices
@@ -373,9 +575,71 @@ struct Plan {
     char via[96];
 };
 
+// A plan for a shard without a usable owner: ask the locator when it is
+// time (one ask per shard at a time, backing off while unanswered) and tell
+// the caller when to try again.
+int miss(Instance *in, const State *st, int ti, uint32_t shard, int32_t owner, const sy_topology *topo,
+         sy_error *err) {
+    const sy_host *h = in->host;
+    const char *type = in->types[ti].name;
+    char why[160];
+    if (owner < 0) {
+        std::snprintf(why, sizeof why, "has no known owner");
+    } else {
+        bool down = st->evicted[owner].load(std::memory_order_relaxed) == kForever;
+        std::snprintf(why, sizeof why, "lost its owner '%.60s' (%s)", SY_TOPOLOGY_NODE(topo, owner)->id,
+                      down ? "down in the topology" : "evicted after a connect failure");
+    }
+    if (!in->has_locator.load(std::memory_order_acquire))
+        return syp::fail(h, err, SY_ENOROUTE, "entity", "shard %u of '%.100s' %s, and no locator is set", shard,
+                         type, why);
+    uint64_t now = h->now_ns(h);
+    Locate &l = in->loc[ti][shard];
+    uint64_t due = l.due.load(std::memory_order_relaxed);
+    uint64_t hint_ns = uint64_t{in->lc.retry_hint_ms} * kMs;
+    int rc = SY_EPENDING;
+    if (due <= now) {
+        uint32_t tries = l.tries.load(std::memory_order_relaxed);
+        if (!l.asked.load() && in->locating.load() >= in->lc.max_locating)
+            return syp::fail(h, err, SY_ELIMIT, "entity",
+                             "shard %u of '%.100s' %s, and %u shards are being located already (locate.max_locating)",
+                             shard, type, why, in->lc.max_locating);
+        uint64_t wait = uint64_t{in->lc.answer_timeout_ms} * kMs;
+        if (tries) {
+            uint64_t b = backoff_ns(in, tries);
+            if (b > wait) wait = b;
+        }
+        if (l.due.compare_exchange_strong(due, now + wait)) {
+            if (!l.asked.exchange(1)) in->locating.fetch_add(1);
+            l.tries.fetch_add(1, std::memory_order_relaxed);
+            int lrc;
+            {
+                std::lock_guard<std::mutex> g(in->loc_mu);
+                lrc = in->locator.locate ? in->locator.locate(type, shard, in->locator.user_data) : SY_OK;
+            }
+            if (lrc < 0 && h->log_enabled(h, SY_LOG_WARN))
+                h->log(h, SY_LOG_WARN, "the locator failed for shard %u of '%.100s' (%d): asking again after a backoff",
+                       shard, type, lrc);
+            syp::fail(h, err, rc, "entity", "shard %u of '%.100s' %s: asked the locator (ask %u)", shard, type, why,
+                      tries + 1);
+        } else {
+            syp::fail(h, err, rc, "entity", "shard %u of '%.100s' %s: an ask is out", shard, type, why);
+        }
+    } else if (l.asked.load()) {
+        syp::fail(h, err, rc, "entity", "shard %u of '%.100s' %s: an ask is out", shard, type, why);
+    } else { // a re-locate scheduled after an eviction
+        hint_ns = due - now;
+        syp::fail(h, err, rc, "entity", "shard %u of '%.100s' %s: re-locating in %llu ms", shard, type, why,
+                  static_cast<unsigned long long>((hint_ns + kMs - 1) / kMs));
+    }
+    if (err && err->struct_size >= offsetof(sy_error, retry_after_ms) + sizeof err->retry_after_ms)
+        err->retry_after_ms = static_cast<uint32_t>((hint_ns + kMs - 1) / kMs);
+    return rc;
+}
+
 int sm_plan_init(void *instance, const void *state, const sy_topology *topo, const sy_request_view *req,
                  void *plan_state, sy_error *err) {
-    const Instance *in = inst_of(instance);
+    Instance *in = inst_of(instance);
     const sy_host *h = in->host;
     const auto *st = static_cast<const State *>(state);
     if (!(req->fields & SY_REQ_ENTITY) || !req->entity_type || !req->entity_id)
@@ -385,10 +649,9 @@ int sm_plan_init(void *instance, const void *state, const sy_topology *topo, con
         return syp::fail(h, err, SY_EREQUEST, "entity.type", "'%.100s' is not a configured shard type", req->entity_type);
     uint32_t shard = shard_of(req->entity_id, in->types[ti].num_shards);
     int32_t owner = st->owner[ti][shard];
-    if (owner < 0 || st->evicted[owner].load(std::memory_order_relaxed))
-        return syp::fail(h, err, SY_ENOROUTE, "entity", "shard %u of '%.100s' has no known owner%s", shard,
-                         req->entity_type, owner >= 0 ? " (its node was evicted after a connect failure)" : "");
+    if (owner < 0 || is_evicted(in, st, owner)) return miss(in, st, ti, shard, owner, topo, err);
     auto *p = static_cast<Plan *>(plan_state);
+    p->in = in;
     p->st = st;
     p->topo = topo;
     p->i = 0;
@@ -412,7 +675,7 @@ int sm_plan_next(void *, void *plan_state, sy_target *t) {
     while (p->i < kMaxReplicas + 1) {
         uint32_t k = p->i++;
         int32_t idx = p->list[k];
-        if (idx < 0 || p->st->evicted[idx].load(std::memory_order_relaxed)) continue;
+        if (idx < 0 || (k > 0 && is_evicted(p->in, p->st, idx))) continue;
         const sy_node *n = SY_TOPOLOGY_NODE(p->topo, idx);
         t->node = n->id;
         t->host = n->host;
@@ -428,16 +691,23 @@ int sm_plan_next(void *, void *plan_state, sy_target *t) {
     return 0;
 }
 
-// A node that failed to connect loses its shards until new allocations come.
-void sm_on_outcome(void *, const void *state, const sy_topology *topo, const sy_target *t, const sy_outcome *o) {
+// A node that failed to connect is evicted (its shards re-located after a
+// backoff); one that answered is not any more.
+void sm_on_outcome(void *instance, const void *state, const sy_topology *topo, const sy_target *t,
+                   const sy_outcome *o) {
+    Instance *in = inst_of(instance);
     const auto *st = static_cast<const State *>(state);
+    if (!st) return;
     bool failed = o->kind == SY_OUTCOME_TIMEOUT || o->kind == SY_OUTCOME_REFUSED || o->kind == SY_OUTCOME_RESET ||
                   o->kind == SY_OUTCOME_RESOLVE_ERROR;
-    if (!failed || !st) return;
+    if (!failed && o->kind != SY_OUTCOME_SUCCESS) return;
     int32_t idx = -1;
     if (t->epoch == topo->epoch && t->node_index < st->nodes) idx = static_cast<int32_t>(t->node_index);
     else if (t->node) idx = node_index(topo, t->node);
-    if (idx >= 0) st->evicted[idx].store(1, std::memory_order_relaxed);
+    if (idx < 0) return;
+    const char *id = SY_TOPOLOGY_NODE(topo, idx)->id;
+    if (!failed) unevict_node(in, st, idx, id);
+    else if (in->lc.evict_ms) evict_node(in, st, idx, id, in->host->now_ns(in->host));
 }
 
 // ---------------------------------------------------------------- interface
@@ -474,8 +744,29 @@ int a_shard_of(void *instance, const char *type, const char *id, uint32_t *shard
     return SY_OK;
 }
 
+int a_set_locator(void *instance, const sy_shard_locator *l, sy_error *err) {
+    if (!instance) return SY_EINVAL;
+    Instance *in = inst_of(instance);
+    sy_shard_locator next{};
+    if (l) {
+        if (l->struct_size < offsetof(sy_shard_locator, user_data) + sizeof(void *) || !l->locate)
+            return syp::fail(in->host, err, SY_EINVAL, "", "a locator needs its struct_size and locate");
+        std::memcpy(&next, l, l->struct_size < sizeof next ? l->struct_size : sizeof next);
+        next.struct_size = sizeof next;
+    }
+    sy_shard_locator old;
+    {
+        std::lock_guard<std::mutex> g(in->loc_mu);
+        old = in->locator;
+        in->locator = next;
+        in->has_locator.store(l != nullptr, std::memory_order_release);
+    }
+    if (old.destroy) old.destroy(old.user_data);
+    return SY_OK;
+}
+
 const sy_shard_map_allocations kIface = {sizeof(sy_shard_map_allocations), SY_SHARD_MAP_ALLOCATIONS_VERSION, a_apply,
-                                         a_shard_of};
+                                         a_shard_of, a_set_locator};
 
 int sm_get_interface(void *, const char *name, uint32_t min_version, const void **iface) {
     return syp::offer_interface(name, min_version, iface, SY_SHARD_MAP_ALLOCATIONS, SY_SHARD_MAP_ALLOCATIONS_VERSION, &kIface);

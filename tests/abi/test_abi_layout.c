@@ -20,10 +20,11 @@ typedef struct pinned {
 } pinned;
 
 static const pinned kLayout[] = {
-    {"sizeof(sy_error)", sizeof(sy_error), 520},
+    {"sizeof(sy_error)", sizeof(sy_error), 524},
     {"sy_error.code", offsetof(sy_error, code), 4},
     {"sy_error.path", offsetof(sy_error, path), 8},
     {"sy_error.message", offsetof(sy_error, message), 136},
+    {"sy_error.retry_after_ms", offsetof(sy_error, retry_after_ms), 520},
     {"sizeof(sy_allocator)", sizeof(sy_allocator), 32},
     {"sy_allocator.alloc", offsetof(sy_allocator, alloc), 8},
     {"sy_allocator.free", offsetof(sy_allocator, free), 16},
@@ -252,6 +253,9 @@ static void test_enum_values(void **state) {
     assert_int_equal(SY_CONSISTENCY_LOCAL_ONE, 11);
     assert_int_equal(SY_TARGET_HAS_SHARD, 1);
     assert_int_equal(SY_TARGET_NO_SHARD_PORT, 32);
+    assert_int_equal(SY_TARGET_RESOLVE_EACH, 64);
+    assert_int_equal(SY_ECANCELED, -23);
+    assert_int_equal(SY_EPENDING, -24);
     assert_int_equal(SY_OUTCOME_SUCCESS, 0);
     assert_int_equal(SY_OUTCOME_OTHER_ERROR, 7);
     assert_int_equal(SY_IO_THREAD, 0);

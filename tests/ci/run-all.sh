@@ -217,7 +217,7 @@ if ! "$tmp/tsan" >/dev/null 2>&1; then
 fi
 CC=clang CXX=clang++ setup build-ci-tsan --buildtype=debugoptimized \
     -Db_sanitize=thread -Db_lundef=false
-tsan_tests=(threads reload plan default_policy default_mode static_routes template_routes connect connect_tls)
+tsan_tests=(threads reload plan plan_async shard_map default_policy default_mode static_routes template_routes connect connect_tls)
 missing=$(meson introspect build-ci-tsan --tests | python3 -c '
 import json, sys
 names = {t["name"] for t in json.load(sys.stdin)}

@@ -34,6 +34,7 @@ pub const SY_ECALLBACK: c_int = -20;
 pub const SY_EINTERNAL: c_int = -21;
 pub const SY_ETRANSLATE: c_int = -22;
 pub const SY_ECANCELED: c_int = -23;
+pub const SY_EPENDING: c_int = -24;
 
 // ------------------------------------------------------------------ limits
 pub const SY_ERROR_PATH_MAX: usize = 128;
@@ -142,6 +143,8 @@ pub struct sy_error {
     pub code: c_int,
     pub path: [c_char; SY_ERROR_PATH_MAX],
     pub message: [c_char; SY_ERROR_MESSAGE_MAX],
+    /// Since 0.3: with SY_EPENDING, when to retry (ms).
+    pub retry_after_ms: u32,
 }
 
 #[repr(C)]

@@ -50,6 +50,8 @@ pub struct Error {
     pub name: String,
     pub path: String,
     pub message: String,
+    /// With `SY_EPENDING`: when retrying makes sense, in milliseconds (else 0).
+    pub retry_after_ms: u32,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -86,12 +88,13 @@ pub fn status_str(code: i32) -> String {
 impl Error {
     /// An error with only a code (for calls that take no `sy_error`).
     pub fn from_code(code: i32) -> Error {
-        Error { code, name: status_name(code), path: String::new(), message: status_str(code) }
+        Error { code, name: status_name(code), path: String::new(), message: status_str(code), retry_after_ms: 0 }
     }
 
     fn from_raw(rc: c_int, e: &sys::sy_error) -> Error {
         let mut err = Error::from_code(rc);
         err.path = carray(&e.path);
+        err.retry_after_ms = e.retry_after_ms;
         let msg = carray(&e.message);
         if !msg.is_empty() {
             err.message = msg;
