@@ -15,48 +15,102 @@
 #include <stdint.h>
 #include <string.h>
 
-static const uint32_t sy_md5_k[64] = {
-    0xd76aa478u, 0xe8c7b756u, 0x242070dbu, 0xc1bdceeeu, 0xf57c0fafu, 0x4787c62au, 0xa8304613u, 0xfd469501u,
-    0x698098d8u, 0x8b44f7afu, 0xffff5bb1u, 0x895cd7beu, 0x6b901122u, 0xfd987193u, 0xa679438eu, 0x49b40821u,
-    0xf61e2562u, 0xc040b340u, 0x265e5a51u, 0xe9b6c7aau, 0xd62f105du, 0x02441453u, 0xd8a1e681u, 0xe7d3fbc8u,
-    0x21e1cde6u, 0xc33707d6u, 0xf4d50d87u, 0x455a14edu, 0xa9e3e905u, 0xfcefa3f8u, 0x676f02d9u, 0x8d2a4c8au,
-    0xfffa3942u, 0x8771f681u, 0x6d9d6122u, 0xfde5380cu, 0xa4beea44u, 0x4bdecfa9u, 0xf6bb4b60u, 0xbebfbc70u,
-    0x289b7ec6u, 0xeaa127fau, 0xd4ef3085u, 0x04881d05u, 0xd9d4d039u, 0xe6db99e5u, 0x1fa27cf8u, 0xc4ac5665u,
-    0xf4292244u, 0x432aff97u, 0xab9423a7u, 0xfc93a039u, 0x655b59c3u, 0x8f0ccc92u, 0xffeff47du, 0x85845dd1u,
-    0x6fa87e4fu, 0xfe2ce6e0u, 0xa3014314u, 0x4e0811a1u, 0xf7537e82u, 0xbd3af235u, 0x2ad7d2bbu, 0xeb86d391u,
-};
-
 static inline uint32_t sy_md5_rol(uint32_t x, unsigned c) { return (x << c) | (x >> (32u - c)); }
 
 static inline uint32_t sy_md5_le32(const unsigned char *p) {
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 
-/* One 64-byte block into the state h. The four rounds differ in their
- * function, message schedule and shifts; loops the compiler unrolls. */
+/* One 64-byte block into the state h: RFC 1321's 64 steps written out, so
+ * every shift, constant and message index is an immediate. */
+#define SY_MD5_F(x, y, z) ((z) ^ ((x) & ((y) ^ (z))))
+#define SY_MD5_G(x, y, z) ((y) ^ ((z) & ((x) ^ (y))))
+#define SY_MD5_H(x, y, z) ((x) ^ (y) ^ (z))
+#define SY_MD5_I(x, y, z) ((y) ^ ((x) | ~(z)))
+#define SY_MD5_STEP(f, a, b, c, d, x, s, k)                                            \
+    do {                                                                               \
+        (a) += f((b), (c), (d)) + (x) + (k);                                           \
+        (a) = sy_md5_rol((a), (s)) + (b);                                              \
+    } while (0)
+
 static inline void sy_md5_block(uint32_t h[4], const unsigned char *blk) {
-    static const unsigned char s[4][4] = {{7, 12, 17, 22}, {5, 9, 14, 20}, {4, 11, 16, 23}, {6, 10, 15, 21}};
     uint32_t m[16];
     for (int i = 0; i < 16; i++) m[i] = sy_md5_le32(blk + 4 * i);
     uint32_t a = h[0], b = h[1], c = h[2], d = h[3];
-#define SY_MD5_STEP(f, g, r)                                                          \
-    do {                                                                              \
-        uint32_t f_ = a + (f) + sy_md5_k[i] + m[(g)];                                 \
-        a = d;                                                                        \
-        d = c;                                                                        \
-        c = b;                                                                        \
-        b = b + sy_md5_rol(f_, s[(r)][i & 3]);                                        \
-    } while (0)
-    for (int i = 0; i < 16; i++) SY_MD5_STEP((b & c) | (~b & d), i, 0);
-    for (int i = 16; i < 32; i++) SY_MD5_STEP((d & b) | (~d & c), (5 * i + 1) & 15, 1);
-    for (int i = 32; i < 48; i++) SY_MD5_STEP(b ^ c ^ d, (3 * i + 5) & 15, 2);
-    for (int i = 48; i < 64; i++) SY_MD5_STEP(c ^ (b | ~d), (7 * i) & 15, 3);
-#undef SY_MD5_STEP
+    SY_MD5_STEP(SY_MD5_F, a, b, c, d, m[0], 7, 0xd76aa478u);
+    SY_MD5_STEP(SY_MD5_F, d, a, b, c, m[1], 12, 0xe8c7b756u);
+    SY_MD5_STEP(SY_MD5_F, c, d, a, b, m[2], 17, 0x242070dbu);
+    SY_MD5_STEP(SY_MD5_F, b, c, d, a, m[3], 22, 0xc1bdceeeu);
+    SY_MD5_STEP(SY_MD5_F, a, b, c, d, m[4], 7, 0xf57c0fafu);
+    SY_MD5_STEP(SY_MD5_F, d, a, b, c, m[5], 12, 0x4787c62au);
+    SY_MD5_STEP(SY_MD5_F, c, d, a, b, m[6], 17, 0xa8304613u);
+    SY_MD5_STEP(SY_MD5_F, b, c, d, a, m[7], 22, 0xfd469501u);
+    SY_MD5_STEP(SY_MD5_F, a, b, c, d, m[8], 7, 0x698098d8u);
+    SY_MD5_STEP(SY_MD5_F, d, a, b, c, m[9], 12, 0x8b44f7afu);
+    SY_MD5_STEP(SY_MD5_F, c, d, a, b, m[10], 17, 0xffff5bb1u);
+    SY_MD5_STEP(SY_MD5_F, b, c, d, a, m[11], 22, 0x895cd7beu);
+    SY_MD5_STEP(SY_MD5_F, a, b, c, d, m[12], 7, 0x6b901122u);
+    SY_MD5_STEP(SY_MD5_F, d, a, b, c, m[13], 12, 0xfd987193u);
+    SY_MD5_STEP(SY_MD5_F, c, d, a, b, m[14], 17, 0xa679438eu);
+    SY_MD5_STEP(SY_MD5_F, b, c, d, a, m[15], 22, 0x49b40821u);
+    SY_MD5_STEP(SY_MD5_G, a, b, c, d, m[1], 5, 0xf61e2562u);
+    SY_MD5_STEP(SY_MD5_G, d, a, b, c, m[6], 9, 0xc040b340u);
+    SY_MD5_STEP(SY_MD5_G, c, d, a, b, m[11], 14, 0x265e5a51u);
+    SY_MD5_STEP(SY_MD5_G, b, c, d, a, m[0], 20, 0xe9b6c7aau);
+    SY_MD5_STEP(SY_MD5_G, a, b, c, d, m[5], 5, 0xd62f105du);
+    SY_MD5_STEP(SY_MD5_G, d, a, b, c, m[10], 9, 0x02441453u);
+    SY_MD5_STEP(SY_MD5_G, c, d, a, b, m[15], 14, 0xd8a1e681u);
+    SY_MD5_STEP(SY_MD5_G, b, c, d, a, m[4], 20, 0xe7d3fbc8u);
+    SY_MD5_STEP(SY_MD5_G, a, b, c, d, m[9], 5, 0x21e1cde6u);
+    SY_MD5_STEP(SY_MD5_G, d, a, b, c, m[14], 9, 0xc33707d6u);
+    SY_MD5_STEP(SY_MD5_G, c, d, a, b, m[3], 14, 0xf4d50d87u);
+    SY_MD5_STEP(SY_MD5_G, b, c, d, a, m[8], 20, 0x455a14edu);
+    SY_MD5_STEP(SY_MD5_G, a, b, c, d, m[13], 5, 0xa9e3e905u);
+    SY_MD5_STEP(SY_MD5_G, d, a, b, c, m[2], 9, 0xfcefa3f8u);
+    SY_MD5_STEP(SY_MD5_G, c, d, a, b, m[7], 14, 0x676f02d9u);
+    SY_MD5_STEP(SY_MD5_G, b, c, d, a, m[12], 20, 0x8d2a4c8au);
+    SY_MD5_STEP(SY_MD5_H, a, b, c, d, m[5], 4, 0xfffa3942u);
+    SY_MD5_STEP(SY_MD5_H, d, a, b, c, m[8], 11, 0x8771f681u);
+    SY_MD5_STEP(SY_MD5_H, c, d, a, b, m[11], 16, 0x6d9d6122u);
+    SY_MD5_STEP(SY_MD5_H, b, c, d, a, m[14], 23, 0xfde5380cu);
+    SY_MD5_STEP(SY_MD5_H, a, b, c, d, m[1], 4, 0xa4beea44u);
+    SY_MD5_STEP(SY_MD5_H, d, a, b, c, m[4], 11, 0x4bdecfa9u);
+    SY_MD5_STEP(SY_MD5_H, c, d, a, b, m[7], 16, 0xf6bb4b60u);
+    SY_MD5_STEP(SY_MD5_H, b, c, d, a, m[10], 23, 0xbebfbc70u);
+    SY_MD5_STEP(SY_MD5_H, a, b, c, d, m[13], 4, 0x289b7ec6u);
+    SY_MD5_STEP(SY_MD5_H, d, a, b, c, m[0], 11, 0xeaa127fau);
+    SY_MD5_STEP(SY_MD5_H, c, d, a, b, m[3], 16, 0xd4ef3085u);
+    SY_MD5_STEP(SY_MD5_H, b, c, d, a, m[6], 23, 0x04881d05u);
+    SY_MD5_STEP(SY_MD5_H, a, b, c, d, m[9], 4, 0xd9d4d039u);
+    SY_MD5_STEP(SY_MD5_H, d, a, b, c, m[12], 11, 0xe6db99e5u);
+    SY_MD5_STEP(SY_MD5_H, c, d, a, b, m[15], 16, 0x1fa27cf8u);
+    SY_MD5_STEP(SY_MD5_H, b, c, d, a, m[2], 23, 0xc4ac5665u);
+    SY_MD5_STEP(SY_MD5_I, a, b, c, d, m[0], 6, 0xf4292244u);
+    SY_MD5_STEP(SY_MD5_I, d, a, b, c, m[7], 10, 0x432aff97u);
+    SY_MD5_STEP(SY_MD5_I, c, d, a, b, m[14], 15, 0xab9423a7u);
+    SY_MD5_STEP(SY_MD5_I, b, c, d, a, m[5], 21, 0xfc93a039u);
+    SY_MD5_STEP(SY_MD5_I, a, b, c, d, m[12], 6, 0x655b59c3u);
+    SY_MD5_STEP(SY_MD5_I, d, a, b, c, m[3], 10, 0x8f0ccc92u);
+    SY_MD5_STEP(SY_MD5_I, c, d, a, b, m[10], 15, 0xffeff47du);
+    SY_MD5_STEP(SY_MD5_I, b, c, d, a, m[1], 21, 0x85845dd1u);
+    SY_MD5_STEP(SY_MD5_I, a, b, c, d, m[8], 6, 0x6fa87e4fu);
+    SY_MD5_STEP(SY_MD5_I, d, a, b, c, m[15], 10, 0xfe2ce6e0u);
+    SY_MD5_STEP(SY_MD5_I, c, d, a, b, m[6], 15, 0xa3014314u);
+    SY_MD5_STEP(SY_MD5_I, b, c, d, a, m[13], 21, 0x4e0811a1u);
+    SY_MD5_STEP(SY_MD5_I, a, b, c, d, m[4], 6, 0xf7537e82u);
+    SY_MD5_STEP(SY_MD5_I, d, a, b, c, m[11], 10, 0xbd3af235u);
+    SY_MD5_STEP(SY_MD5_I, c, d, a, b, m[2], 15, 0x2ad7d2bbu);
+    SY_MD5_STEP(SY_MD5_I, b, c, d, a, m[9], 21, 0xeb86d391u);
     h[0] += a;
     h[1] += b;
     h[2] += c;
     h[3] += d;
 }
+#undef SY_MD5_F
+#undef SY_MD5_G
+#undef SY_MD5_H
+#undef SY_MD5_I
+#undef SY_MD5_STEP
 
 /* The 16-byte digest of data[0..len). */
 static inline void sy_md5(const void *data, size_t len, unsigned char out[16]) {
