@@ -26,10 +26,11 @@ macro_rules! pin {
 #[cfg(target_pointer_width = "64")]
 fn struct_layout_matches_pinned_abi() {
     let mut bad: Vec<String> = Vec::new();
-    pin!(bad, size sy_error, 520);
+    pin!(bad, size sy_error, 524);
     pin!(bad, sy_error.code, 4);
     pin!(bad, sy_error.path, 8);
     pin!(bad, sy_error.message, 136);
+    pin!(bad, sy_error.retry_after_ms, 520);
     pin!(bad, size sy_allocator, 32);
     pin!(bad, sy_allocator.alloc, 8);
     pin!(bad, sy_allocator.free, 16);
@@ -172,7 +173,7 @@ fn struct_init_sets_size() {
     let t = sy_target::init();
     assert_eq!(t.struct_size as usize, size_of::<sy_target>());
     assert!(t.node.is_null());
-    assert_eq!(sy_error::init().struct_size, 520);
+    assert_eq!(sy_error::init().struct_size, 524);
 }
 
 #[test]
