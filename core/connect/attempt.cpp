@@ -72,6 +72,10 @@ uint32_t Attempt::first_port() const {
     return c_->t.proxy_count ? hop_at(c_->t, 0)->port : c_->t.port;
 }
 
+bool Attempt::resolve_each() const {
+    return (c_->t.flags & SY_TARGET_RESOLVE_EACH) && !c_->t.proxy_count;
+}
+
 const char *Attempt::phase() const {
     switch (st_) {
     case State::Tunneling: return "waiting for a proxy to open the tunnel";
@@ -146,6 +150,10 @@ Step Attempt::start(const Addrs &a) {
         resolve_failed("no addresses");
         return Step::Failed;
     }
+    // Spreads connects over every address a proxy name has, and moves them
+    // to new ones at a DNS cut-over; the rest stay as fallbacks within
+    // this attempt's time limit.
+    if (resolve_each()) addrs_put_first(&addrs_, random_u64());
     return connect_next();
 }
 

@@ -19,6 +19,7 @@ struct Candidate {
     bool deferred = false;
     bool probe = false;
     Endpoint *ep = nullptr; // its statistics, circuit and pool (NULL: table full)
+    uint64_t drain_gen = 0; // ep's when the walk took it: a later drain keeps its connection out of the pool
 
     Candidate() = default;
     Candidate(const Candidate &o) { *this = o; }
@@ -50,6 +51,11 @@ public:
     // The first hop: where the TCP connection goes.
     const char *first_host() const;
     uint32_t first_port() const;
+    // The first hop is the target itself and it asks for a fresh lookup at
+    // every connect (SY_TARGET_RESOLVE_EACH): the drivers skip the DNS cache
+    // and start() tries a random one of the answers first. Behind proxy
+    // hops the target's name is the last hop's to resolve, not ours.
+    bool resolve_each() const;
     // Starts with the first hop's addresses (resolved by the driver).
     Step start(const Addrs &a);
     // The socket is ready as asked (or the driver polls anyway).

@@ -16,6 +16,7 @@ struct Conn {
     char *pool_key = nullptr;  // endpoint + TLS + hops: which connections are interchangeable
     size_t pool_key_size = 0;
     Endpoint *endpoint = nullptr; // where it pools (mu held to use)
+    uint64_t drain_gen = 0;       // endpoint->drain_gen when it was dialled
     uint64_t idle_since = 0;
     Conn *next_idle = nullptr;
     char node[256] = {};

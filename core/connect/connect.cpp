@@ -75,8 +75,7 @@ Step start_attempt(Connector *cx, Attempt &a) {
         a.resolve_failed("no host name");
         return Step::Failed;
     }
-    if (addrs_from_literal(h, port, &addrs) || dns_cached(cx, h, port, &addrs))
-        return a.start(addrs);
+    if (addrs_known(cx, h, port, a.resolve_each(), &addrs)) return a.start(addrs);
     char why[200];
     if (dns_resolve_blocking(h, port, &addrs, why, sizeof why) != SY_OK) {
         a.resolve_failed(why);

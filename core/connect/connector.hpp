@@ -46,6 +46,9 @@ struct Endpoint {
     uint64_t opened_ns = 0;    // router clock
     Conn *idle = nullptr;      // newest first
     uint32_t idle_count = 0;
+    // Bumped by each drain: a connection dialled under an older value goes
+    // to an endpoint whose route changed since, so it is never pooled.
+    uint64_t drain_gen = 0;
 };
 
 struct DnsEntry;
@@ -93,13 +96,25 @@ int endpoint_stats_json(Connector *c, char *buf, size_t cap, size_t *len);
 Conn *pool_checkout(Connector *c, Endpoint *e, const char *pool_key);
 bool pool_checkin(Connector *c, Conn *conn); // false: not kept, the caller closes it
 void pool_drain_all(Connector *c);
+// sy_host.drain_endpoint: closes host:port's idle connections and keeps
+// those in use from coming back (see Endpoint::drain_gen). Always SY_OK.
+int connector_drain(Connector *c, const char *host, uint32_t port);
 
 // DNS (connect/dns.cpp). Literal addresses need no lookup.
 bool addrs_from_literal(const char *host, uint32_t port, Addrs *out);
 bool dns_cached(Connector *c, const char *host, uint32_t port, Addrs *out);
+// What a connect may use without resolving: a literal, else (unless
+// `fresh`: SY_TARGET_RESOLVE_EACH) a cached answer.
+bool addrs_known(Connector *c, const char *host, uint32_t port, bool fresh, Addrs *out);
+// Moves the r-th address (r taken modulo the count) to the front, the
+// others keeping their order (IPv4 before IPv6): the one tried first.
+void addrs_put_first(Addrs *a, uint64_t r);
 void dns_store(Connector *c, const char *host, const Addrs &a);
 void dns_free_all(Connector *c);
 int dns_resolve_blocking(const char *host, uint32_t port, Addrs *out, char *msg, size_t msg_size);
 void addrs_set_port(Addrs *a, uint32_t port);
+
+// plugin/host.cpp: sy_host.random_u64's generator (per thread, lock-free).
+uint64_t random_u64();
 
 } // namespace sy

@@ -1,6 +1,9 @@
 // Names to addresses. Literals skip the resolver; answers of Asio's resolver
 // are cached per name for connect.resolve.ttl_ms (failures are not cached,
-// so a name that comes back is used at once).
+// so a name that comes back is used at once). A target flagged
+// SY_TARGET_RESOLVE_EACH (a proxy name behind which addresses come and go:
+// client_routes) never reads the cache, so a DNS cut-over is seen at the next
+// connect; its fresh answer is still stored for the targets that may.
 #include <arpa/inet.h>
 
 #include <cstdio>
@@ -65,6 +68,22 @@ bool dns_cached(Connector *c, const char *host, uint32_t port, Addrs *out) {
         return true;
     }
     return false;
+}
+
+bool addrs_known(Connector *c, const char *host, uint32_t port, bool fresh, Addrs *out) {
+    return addrs_from_literal(host, port, out) || (!fresh && dns_cached(c, host, port, out));
+}
+
+void addrs_put_first(Addrs *a, uint64_t r) {
+    if (a->n < 2) return;
+    uint32_t k = static_cast<uint32_t>(r % a->n);
+    if (!k) return;
+    sockaddr_storage ss = a->a[k];
+    socklen_t len = a->len[k];
+    std::memmove(&a->a[1], &a->a[0], k * sizeof a->a[0]);
+    std::memmove(&a->len[1], &a->len[0], k * sizeof a->len[0]);
+    a->a[0] = ss;
+    a->len[0] = len;
 }
 
 void dns_store(Connector *c, const char *host, const Addrs &a) {

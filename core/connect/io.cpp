@@ -197,8 +197,7 @@ void op_next(Op *op) {
         op->att->resolve_failed("no host name");
         return op_step(op, Step::Failed);
     }
-    if (addrs_from_literal(h, port, &addrs) || dns_cached(op->cx, h, port, &addrs))
-        return op_start(op, addrs);
+    if (addrs_known(op->cx, h, port, op->att->resolve_each(), &addrs)) return op_start(op, addrs);
     op->pending++;
     op->resolver.async_resolve(
         h, "", [op, gen, port](const asio::error_code &ec,

@@ -129,6 +129,7 @@ bool Walk::next() {
             {
                 std::lock_guard<std::mutex> g(cx_->mu);
                 cur_.ep = endpoint_get(cx_, cur_.endpoint, true);
+                cur_.drain_gen = cur_.ep ? cur_.ep->drain_gen : 0;
                 admit = endpoint_admit(cx_, cur_.ep, connector_now(cx_));
             }
             if (admit < 0) { // open circuit: after everything else
@@ -251,6 +252,9 @@ Conn *Walk::make_conn(Attempt &a, sy_error *err) {
     c->port = cur_.t.port;
     c->proxy_count = cur_.t.proxy_count;
     c->endpoint = cur_.ep;
+    // Read when the walk took the target: a drain during the dial means the
+    // address may already be stale, so this connection is not pooled.
+    c->drain_gen = cur_.drain_gen;
     copy_str(c->node, sizeof c->node, cur_.t.node);
     copy_str(c->host, sizeof c->host, cur_.t.host);
     cx_->refs.fetch_add(1);

@@ -2,11 +2,29 @@
 #include <cstdio>
 #include <ctime>
 
+#include "connect/connector.hpp"
 #include "hash/murmur3.hpp"
 #include "resolve/resolver.hpp"
 #include "router/router.hpp"
 
 namespace sy {
+
+namespace {
+std::atomic<uint64_t> g_seed{0x9e3779b97f4a7c15ull};
+} // namespace
+
+// splitmix64 per thread, seeded from a process-wide counter and the clock.
+// The connector draws from it too (a random address among a name's answers).
+uint64_t random_u64() {
+    // initial-exec: a plain %fs-relative load instead of __tls_get_addr on
+    // every plan (8 bytes of the static TLS surplus glibc keeps for dlopen).
+    static thread_local uint64_t state __attribute__((tls_model("initial-exec"))) = 0;
+    if (!state) state = g_seed.fetch_add(0x9e3779b97f4a7c15ull) ^ mono_ns() ^ 1;
+    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
 
 namespace {
 
@@ -39,18 +57,7 @@ void h_set_error(sy_error *err, int code, const char *path, const char *fmt, ...
 
 uint64_t h_now_ns(const sy_host *h) { return router_now(ctx(h)->router); }
 
-// splitmix64 per thread, seeded from a process-wide counter and the clock.
-std::atomic<uint64_t> g_seed{0x9e3779b97f4a7c15ull};
-uint64_t h_random(const sy_host *) {
-    // initial-exec: a plain %fs-relative load instead of __tls_get_addr on
-    // every plan (8 bytes of the static TLS surplus glibc keeps for dlopen).
-    static thread_local uint64_t state __attribute__((tls_model("initial-exec"))) = 0;
-    if (!state) state = g_seed.fetch_add(0x9e3779b97f4a7c15ull) ^ mono_ns() ^ 1;
-    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
+uint64_t h_random(const sy_host *) { return random_u64(); }
 
 const cJSON *cj(const sy_json *v) { return reinterpret_cast<const cJSON *>(v); }
 
@@ -129,6 +136,14 @@ int h_resolve(const sy_host *h, const char *name, size_t index, sy_endpoint *out
     return resolver_lookup(r, r->resolver, name, index, out, buf, buf_size, err);
 }
 
+int h_drain_endpoint(const sy_host *h, const char *hostname, uint32_t port) {
+    if (!hostname || !*hostname || port < 1 || port > 65535) return SY_EINVAL;
+    // A router always has its connector once plugins run; NULL only in a
+    // core built without one, where nothing is pooled to drain.
+    Connector *c = ctx(h)->router->connector;
+    return c ? connector_drain(c, hostname, port) : SY_OK;
+}
+
 } // namespace
 
 void host_init(HostCtx *c, Router *r, const char *plugin_name) {
@@ -158,6 +173,7 @@ void host_init(HostCtx *c, Router *r, const char *plugin_name) {
     h.resolve = h_resolve;
     h.json_first = h_json_first;
     h.json_next = h_json_next;
+    h.drain_endpoint = h_drain_endpoint;
     c->router = r;
 }
 

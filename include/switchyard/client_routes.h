@@ -8,7 +8,11 @@
  *
  * A row is {"connection_id", "host_id" (a UUID), "address", "port",
  * "tls_port"}; rows of connection ids the config does not name are ignored.
- * Each change publishes a new snapshot: plans never block.
+ * Each change publishes a new snapshot: plans never block. With the config's
+ * "drain_on_change": true, a change that moves a node to another endpoint
+ * (host or port), or drops it, drains the node's old endpoint in the
+ * router's connector (sy_host version 3): idle pooled connections to it
+ * close, and those in use close at sy_conn_release.
  */
 #ifndef SWITCHYARD_CLIENT_ROUTES_H
 #define SWITCHYARD_CLIENT_ROUTES_H

@@ -158,8 +158,19 @@ struct sy_host {
     const sy_json *(*json_first)(const sy_json *array_or_object);
     const sy_json *(*json_next)(const sy_json *element);
     /* methods above are in host version 2 */
+
+    /* Since: 3. Drains the connector's endpoint hostname:port (as a target
+     * names it: host and port after translation): its idle pooled
+     * connections close now, and those in use close at sy_conn_release
+     * instead of going back to the pool. For a plugin whose routes changed
+     * under live connections (client_routes' drain_on_change). SY_OK also
+     * when the router has no connector or never connected there; SY_EINVAL
+     * for a NULL or empty hostname or a port outside 1..65535. Check
+     * host->version >= 3 first. Never call it from a plan hook. */
+    int (*drain_endpoint)(const sy_host *host, const char *hostname, uint32_t port);
+    /* methods above are in host version 3 */
 };
-#define SY_HOST_VERSION 2
+#define SY_HOST_VERSION 3
 
 /* ---------------------------------------------------------------- plugin vtable */
 

@@ -9,7 +9,15 @@
 // order. Host = the proxy's configured hostname, else the row's address;
 // port = tls_port for TLS targets, else port. A node without a route is an
 // error on its target, never a silent direct connection. Targets get
-// SY_TARGET_NO_SHARD_PORT: proxies do not keep source ports.
+// SY_TARGET_NO_SHARD_PORT: proxies do not keep source ports; and
+// SY_TARGET_RESOLVE_EACH: a proxy name is an NLB whose addresses change
+// under it (cut-overs), so the connector resolves it at every connect and
+// spreads connects over its addresses.
+//
+// With "drain_on_change": true, a table change that moves a node to another
+// endpoint (host or port), or drops it, asks the host (sy_host version 3) to
+// drain the node's old endpoint, so no pooled connection keeps reaching the
+// node's old address through a proxy port that may now mean another node.
 //
 // Rows come from the config (static setups) and through the typed interface
 // client_routes.table (<switchyard/client_routes.h>): a full refresh, or a
@@ -24,6 +32,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
@@ -73,6 +82,7 @@ struct Instance {
     Proxy proxies[kMaxProxies];
     uint32_t proxy_count = 0;
     bool tls = false;         // every connection uses TLS (else the target's TLS flag says)
+    bool drain_on_change = false;
     std::mutex mu;
     std::atomic<Table *> current{nullptr};
 };
@@ -281,6 +291,76 @@ int install(Instance *in, Table *t, sy_error *err) {
     return syp::swap_and_republish(h, in->current, t, [h](Table *x) { table_unref(h, x); }, err);
 }
 
+// The two tables a change went between, kept alive (referenced) until the
+// change's drains are done, outside the instance's mutex.
+struct Change {
+    const sy_host *h;
+    Table *before = nullptr, *after = nullptr;
+    ~Change() {
+        table_unref(h, before);
+        table_unref(h, after);
+    }
+};
+
+const char *host_of(const Instance *in, const Host &x) {
+    const char *name = in->proxies[x.sticky].hostname;
+    return name ? name : x.rows[x.sticky].address;
+}
+
+void drain_one(const Instance *in, const Host &x, const char *host, uint32_t port, const char *why) {
+    const sy_host *h = in->host;
+    int rc = h->drain_endpoint(h, host, port);
+    uint32_t level = rc ? SY_LOG_WARN : SY_LOG_INFO;
+    if (!h->log_enabled(h, level)) return;
+    if (rc) h->log(h, level, "host_id %s %s: draining %.255s:%u failed (status %d)", x.host_id, why, host, port, rc);
+    else h->log(h, level, "host_id %s %s: drained %.255s:%u", x.host_id, why, host, port);
+}
+
+// Every endpoint a node used in `before` and no longer uses in `after` (its
+// host or that port changed, or the node went) is drained: connections to
+// it reach the node's old address, or a proxy port that now means another
+// node. Both tables are sorted by host_id.
+void drain_changed(const Instance *in, const Table *before, const Table *after) {
+    const sy_host *h = in->host;
+    if (h->version < 3 || h->struct_size < offsetof(sy_host, drain_endpoint) + sizeof h->drain_endpoint ||
+        !h->drain_endpoint)
+        return;
+    uint32_t j = 0;
+    for (uint32_t i = 0; i < before->count; i++) {
+        const Host &x = before->hosts[i];
+        while (j < after->count && std::strcmp(after->hosts[j].host_id, x.host_id) < 0) j++;
+        const Host *y = j < after->count && !std::strcmp(after->hosts[j].host_id, x.host_id) ? &after->hosts[j] : nullptr;
+        const char *old_host = host_of(in, x);
+        const Row &o = x.rows[x.sticky];
+        bool moved = !y || std::strcmp(old_host, host_of(in, *y)) != 0;
+        const char *why = !y ? "lost its route" : moved ? "moved to another host" : "changed port";
+        if (o.port && (moved || o.port != y->rows[y->sticky].port)) drain_one(in, x, old_host, o.port, why);
+        if (o.tls_port && o.tls_port != o.port && (moved || o.tls_port != y->rows[y->sticky].tls_port))
+            drain_one(in, x, old_host, o.tls_port, why);
+    }
+}
+
+// mu held: builds the table from b over the current one and installs it.
+// With drain_on_change, *c keeps both tables for drain_changed() once the
+// caller has released mu.
+int commit(Instance *in, Builder &b, Change *c, sy_error *err) {
+    const sy_host *h = in->host;
+    Table *old = in->current.load();
+    Table *t = b.finish(old, in->proxy_count);
+    if (!t) return syp::fail(h, err, SY_ENOMEM, "", "out of memory");
+    if (in->drain_on_change) old->refs.fetch_add(1, std::memory_order_relaxed);
+    int rc = install(in, t, err);
+    if (!in->drain_on_change) return rc;
+    if (rc) {
+        table_unref(h, old);
+        return rc;
+    }
+    t->refs.fetch_add(1, std::memory_order_relaxed); // still current: mu is held
+    c->before = old;
+    c->after = t;
+    return SY_OK;
+}
+
 // ---------------------------------------------------------------- config
 
 void cr_destroy(void *instance) {
@@ -340,6 +420,19 @@ int read_proxies(Instance *in, const sy_json *list, const char *base, sy_error *
     return SY_OK;
 }
 
+// An optional boolean key of the config (absent: false).
+int read_flag(const sy_host *h, const sy_json *config, const char *path, const char *key, bool *out, sy_error *err) {
+    uint32_t t = h->json_type(h->json_get(config, key));
+    if (t != SY_JSON_MISSING && t != SY_JSON_TRUE && t != SY_JSON_FALSE) {
+        char p[SY_ERROR_PATH_MAX];
+        size_t n = static_cast<size_t>(std::snprintf(p, sizeof p, "%.100s", path));
+        syp::path_append_key(p, sizeof p, &n, key);
+        return syp::fail(h, err, SY_ECONFIG, p, "expected true or false");
+    }
+    *out = t == SY_JSON_TRUE;
+    return SY_OK;
+}
+
 int cr_create(void *instance, const sy_host *host, const sy_json *config, const char *path, sy_error *err) {
     Instance *in = new (instance) Instance();
     in->host = host;
@@ -348,7 +441,7 @@ int cr_create(void *instance, const sy_host *host, const sy_json *config, const 
         rc = syp::fail(host, err, SY_EABI, path, "client_routes needs host services version 2");
     else if (host->json_type(config) != SY_JSON_OBJECT)
         rc = syp::fail(host, err, SY_ECONFIG, path, "expected an object with \"proxies\"");
-    static const char *const kConfigKeys[] = {"proxies", "routes", "tls", nullptr};
+    static const char *const kConfigKeys[] = {"proxies", "routes", "tls", "drain_on_change", nullptr};
     const char *why = nullptr;
     if (const char *k = rc ? nullptr : syp::bad_key(host, config, kConfigKeys, &why)) {
         char p[SY_ERROR_PATH_MAX];
@@ -357,13 +450,8 @@ int cr_create(void *instance, const sy_host *host, const sy_json *config, const 
         rc = syp::fail(host, err, SY_ECONFIG, p, "%s", why);
     }
     if (rc == SY_OK) rc = read_proxies(in, host->json_get(config, "proxies"), path, err);
-    if (rc == SY_OK) {
-        const sy_json *tv = host->json_get(config, "tls");
-        uint32_t t = host->json_type(tv);
-        if (t != SY_JSON_MISSING && t != SY_JSON_TRUE && t != SY_JSON_FALSE)
-            rc = syp::fail(host, err, SY_ECONFIG, path, "tls: expected true or false");
-        in->tls = t == SY_JSON_TRUE;
-    }
+    if (rc == SY_OK) rc = read_flag(host, config, path, "tls", &in->tls, err);
+    if (rc == SY_OK) rc = read_flag(host, config, path, "drain_on_change", &in->drain_on_change, err);
     if (rc == SY_OK) {
         Builder b{host};
         const sy_json *rows = host->json_get(config, "routes");
@@ -452,6 +540,7 @@ int cr_translate(void *instance, const void *state, const sy_topology *topo, con
     }
     t->host = p.hostname ? p.hostname : r.address;
     t->port = port;
+    t->flags |= SY_TARGET_RESOLVE_EACH;
     if (tls) t->flags |= SY_TARGET_TLS;
     SY_TARGET_ADD_VIA_DETAIL(t, kPluginName, p.via);
     return SY_OK;
@@ -461,11 +550,10 @@ int cr_translate(void *instance, const void *state, const sy_topology *topo, con
 
 int parse(const sy_host *h, const char *json, size_t len, sy_json **doc, sy_error *err) {
     if (!json) return syp::fail(h, err, SY_EINVAL, "", "client_routes: the JSON text is NULL");
-    if (h->json_parse(h, json, len, doc, err) != SY_OK) {
-        if (err) err->code = SY_EREQUEST;
-        return SY_EREQUEST;
-    }
-    return SY_OK;
+    int rc = h->json_parse(h, json, len, doc, err);
+    if (rc == SY_OK || rc == SY_ENOMEM) return rc; // running out of memory is not the caller's bad JSON
+    if (err) err->code = SY_EREQUEST;
+    return SY_EREQUEST;
 }
 
 int t_replace_all(void *instance, const char *json, size_t len, sy_error *err) {
@@ -474,14 +562,17 @@ int t_replace_all(void *instance, const char *json, size_t len, sy_error *err) {
     const sy_host *h = in->host;
     sy_json *doc = nullptr;
     if (int rc = parse(h, json, len, &doc, err)) return rc;
-    std::lock_guard<std::mutex> g(in->mu);
-    Builder b{h};
-    int rc = add_rows(in, b, doc, "rows", err);
-    h->json_free(h, doc);
-    if (rc) return rc;
-    Table *t = b.finish(in->current.load(), in->proxy_count);
-    if (!t) return syp::fail(h, err, SY_ENOMEM, "", "out of memory");
-    return install(in, t, err);
+    Change c{h};
+    int rc;
+    {
+        std::lock_guard<std::mutex> g(in->mu);
+        Builder b{h};
+        rc = add_rows(in, b, doc, "rows", err);
+        h->json_free(h, doc);
+        if (rc == SY_OK) rc = commit(in, b, &c, err);
+    }
+    if (c.before) drain_changed(in, c.before, c.after);
+    return rc;
 }
 
 int t_apply_event(void *instance, const char *json, size_t len, sy_error *err) {
@@ -503,48 +594,57 @@ int t_apply_event(void *instance, const char *json, size_t len, sy_error *err) {
     else if (h->json_count(conns) != h->json_count(ids))
         rc = syp::fail(h, err, SY_EREQUEST, "host_ids", "%zu connection_ids but %zu host_ids: the lists are parallel",
                        h->json_count(conns), h->json_count(ids));
-    std::lock_guard<std::mutex> g(in->mu);
-    Builder b{h};
-    if (rc == SY_OK && !b.copy(in->current.load())) rc = syp::fail(h, err, SY_ENOMEM, "", "out of memory");
-    // every named pair: deleted unless a row came back for exactly it
-    size_t i = 0;
-    for (const sy_json *c = rc ? nullptr : h->json_first(conns), *d = h->json_first(ids); c && d;
-         c = h->json_next(c), d = h->json_next(d), i++) {
-        const char *conn = h->json_string(c), *id = h->json_string(d);
-        if (!conn || !id || !is_uuid(id)) {
+    Change ch{h};
+    {
+        std::lock_guard<std::mutex> g(in->mu);
+        Builder b{h};
+        if (rc == SY_OK && !b.copy(in->current.load())) rc = syp::fail(h, err, SY_ENOMEM, "", "out of memory");
+        // every named pair: deleted unless a row came back for exactly it
+        size_t i = 0;
+        for (const sy_json *c = rc ? nullptr : h->json_first(conns), *d = h->json_first(ids); c && d;
+             c = h->json_next(c), d = h->json_next(d), i++) {
+            const char *conn = h->json_string(c), *id = h->json_string(d);
+            if (!conn || !id || !is_uuid(id)) {
+                char p[48];
+                std::snprintf(p, sizeof p, "host_ids[%zu]", i);
+                rc = syp::fail(h, err, SY_EREQUEST, p, "a pair is a connection id string and a UUID host id");
+                break;
+            }
+            int proxy = proxy_index(in, conn);
+            if (proxy < 0) continue;
+            const sy_json *found = nullptr;
+            size_t found_at = 0, k = 0;
+            for (const sy_json *r = h->json_type(rows) == SY_JSON_ARRAY ? h->json_first(rows) : nullptr; r;
+                 r = h->json_next(r), k++) {
+                const char *rc_ = h->json_string(h->json_get(r, "connection_id"));
+                const char *rh = h->json_string(h->json_get(r, "host_id"));
+                if (rc_ && rh && !std::strcmp(rc_, conn) && !std::strcmp(rh, id)) {
+                    found = r;
+                    found_at = k;
+                }
+            }
+            if (!found) {
+                b.drop(id, static_cast<uint32_t>(proxy));
+                continue;
+            }
+            const char *cc, *hh, *addr;
+            uint32_t port, tls_port;
+            int p2;
             char p[48];
-            std::snprintf(p, sizeof p, "host_ids[%zu]", i);
-            rc = syp::fail(h, err, SY_EREQUEST, p, "a pair is a connection id string and a UUID host id");
-            break;
+            std::snprintf(p, sizeof p, "rows[%zu]", found_at);
+            if ((rc = read_row(in, found, p, &cc, &hh, &addr, &port, &tls_port, &p2, err))) break;
+            if (!b.set(id, static_cast<uint32_t>(proxy), addr, port, tls_port)) {
+                rc = syp::fail(h, err, SY_ENOMEM, "", "out of memory");
+                break;
+            }
         }
-        int proxy = proxy_index(in, conn);
-        if (proxy < 0) continue;
-        const sy_json *found = nullptr;
-        for (const sy_json *r = h->json_type(rows) == SY_JSON_ARRAY ? h->json_first(rows) : nullptr; r; r = h->json_next(r)) {
-            const char *rc_ = h->json_string(h->json_get(r, "connection_id"));
-            const char *rh = h->json_string(h->json_get(r, "host_id"));
-            if (rc_ && rh && !std::strcmp(rc_, conn) && !std::strcmp(rh, id)) found = r;
-        }
-        if (!found) {
-            b.drop(id, static_cast<uint32_t>(proxy));
-            continue;
-        }
-        const char *cc, *hh, *addr;
-        uint32_t port, tls_port;
-        int p2;
-        if ((rc = read_row(in, found, "rows", &cc, &hh, &addr, &port, &tls_port, &p2, err))) break;
-        if (!b.set(id, static_cast<uint32_t>(proxy), addr, port, tls_port)) {
-            rc = syp::fail(h, err, SY_ENOMEM, "", "out of memory");
-            break;
-        }
+        if (rows && h->json_type(rows) != SY_JSON_MISSING && h->json_type(rows) != SY_JSON_ARRAY && rc == SY_OK)
+            rc = syp::fail(h, err, SY_EREQUEST, "rows", "expected an array of rows");
+        h->json_free(h, doc);
+        if (rc == SY_OK) rc = commit(in, b, &ch, err);
     }
-    if (rows && h->json_type(rows) != SY_JSON_MISSING && h->json_type(rows) != SY_JSON_ARRAY && rc == SY_OK)
-        rc = syp::fail(h, err, SY_EREQUEST, "rows", "expected an array of rows");
-    h->json_free(h, doc);
-    if (rc) return rc;
-    Table *t = b.finish(in->current.load(), in->proxy_count);
-    if (!t) return syp::fail(h, err, SY_ENOMEM, "", "out of memory");
-    return install(in, t, err);
+    if (ch.before) drain_changed(in, ch.before, ch.after);
+    return rc;
 }
 
 int t_list(void *instance, char *out, size_t cap, size_t *out_len, sy_error *err) {
@@ -552,11 +652,25 @@ int t_list(void *instance, char *out, size_t cap, size_t *out_len, sy_error *err
     Instance *in = inst_of(instance);
     std::lock_guard<std::mutex> g(in->mu);
     const Table *t = in->current.load();
+    // Written straight into out, counting what does not fit: a row has no
+    // size bound a fixed buffer could hold (an address of 253 control
+    // characters escapes to 1518 bytes), and a cut row would be wrong JSON.
     size_t n = 0;
-    auto put = [&](const char *s) {
-        size_t l = std::strlen(s);
+    auto put_n = [&](const char *s, size_t l) {
         if (n < cap) std::memcpy(out + n, s, std::min(l, cap - n));
         n += l;
+    };
+    auto put = [&](const char *s) { put_n(s, std::strlen(s)); };
+    auto put_escaped = [&](const char *s) {
+        for (; *s; s++) {
+            char e[8];
+            size_t l = 0;
+            unsigned char c = static_cast<unsigned char>(*s);
+            if (c == '"' || c == '\\') l = static_cast<size_t>(std::snprintf(e, sizeof e, "\\%c", c));
+            else if (c < 0x20) l = static_cast<size_t>(std::snprintf(e, sizeof e, "\\u%04x", c));
+            else e[l++] = static_cast<char>(c);
+            put_n(e, l);
+        }
     };
     put("[");
     bool first = true;
@@ -564,21 +678,16 @@ int t_list(void *instance, char *out, size_t cap, size_t *out_len, sy_error *err
         for (uint32_t p = 0; p < in->proxy_count; p++) {
             const Row &r = t->hosts[i].rows[p];
             if (!r.address) continue;
-            char row[512];
-            char addr[300];
-            size_t al = 0;
-            addr[0] = '\0';
-            syp::json_escape_into(addr, sizeof addr, &al, r.address);
-            char conn[300];
-            size_t cl = 0;
-            conn[0] = '\0';
-            syp::json_escape_into(conn, sizeof conn, &cl, in->proxies[p].connection_id);
-            std::snprintf(row, sizeof row,
-                          "%s{\"connection_id\":\"%s\",\"host_id\":\"%s\",\"address\":\"%s\",\"port\":%u,\"tls_port\":%u,"
-                          "\"sticky\":%s}",
-                          first ? "" : ",", conn, t->hosts[i].host_id, addr, r.port, r.tls_port,
+            put(first ? "{\"connection_id\":\"" : ",{\"connection_id\":\"");
+            put_escaped(in->proxies[p].connection_id);
+            put("\",\"host_id\":\"");
+            put(t->hosts[i].host_id); // a UUID: nothing to escape
+            put("\",\"address\":\"");
+            put_escaped(r.address);
+            char tail[80];
+            std::snprintf(tail, sizeof tail, "\",\"port\":%u,\"tls_port\":%u,\"sticky\":%s}", r.port, r.tls_port,
                           t->hosts[i].sticky == p ? "true" : "false");
-            put(row);
+            put(tail);
             first = false;
         }
     put("]");

@@ -149,7 +149,7 @@ static const pinned kLayout[] = {
     {"sy_request_view.entity_id", offsetof(sy_request_view, entity_id), 72},
     {"sy_request_view.context", offsetof(sy_request_view, context), 80},
     {"sy_request_view.document", offsetof(sy_request_view, document), 88},
-    {"sizeof(sy_host)", sizeof(sy_host), 184},
+    {"sizeof(sy_host)", sizeof(sy_host), 192},
     {"sy_host.version", offsetof(sy_host, version), 4},
     {"sy_host.alloc", offsetof(sy_host, alloc), 8},
     {"sy_host.json_free", offsetof(sy_host, json_free), 136},
@@ -158,6 +158,7 @@ static const pinned kLayout[] = {
     {"sy_host.resolve", offsetof(sy_host, resolve), 160},
     {"sy_host.json_first", offsetof(sy_host, json_first), 168},
     {"sy_host.json_next", offsetof(sy_host, json_next), 176},
+    {"sy_host.drain_endpoint", offsetof(sy_host, drain_endpoint), 184},
     {"sizeof(sy_endpoint)", sizeof(sy_endpoint), 24},
     {"sy_endpoint.port", offsetof(sy_endpoint, port), 4},
     {"sy_endpoint.host", offsetof(sy_endpoint, host), 8},
@@ -278,7 +279,7 @@ static void test_enum_values(void **state) {
     assert_int_equal(SY_ERROR_PATH_MAX, 128);
     assert_int_equal(SY_ERROR_MESSAGE_MAX, 384);
     assert_int_equal(SY_PLUGIN_ABI_VERSION, 1);
-    assert_int_equal(SY_HOST_VERSION, 2);
+    assert_int_equal(SY_HOST_VERSION, 3);
     assert_int_equal(SY_PROXY_HTTP_CONNECT, 1);
     assert_int_equal(SY_PROXY_SOCKS5, 2);
     assert_int_equal(SY_RESOLVE_MAX_ENDPOINTS, 8);

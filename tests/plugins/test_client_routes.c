@@ -63,6 +63,8 @@ static void translate_all(sy_router *r, char out[3][128]) {
     while (sy_plan_next(p, &t) == 1) {
         int i = !strcmp(t.node, A) ? 0 : !strcmp(t.node, B) ? 1 : 2;
         assert_true(t.flags & SY_TARGET_NO_SHARD_PORT);
+        /* a proxy name: resolved at every connect (DNS cut-overs) */
+        if (!t.error) assert_true(t.flags & SY_TARGET_RESOLVE_EACH);
         if (t.error)
             snprintf(out[i], 128, "error: %s", t.error);
         else
@@ -124,6 +126,9 @@ static void test_config_errors(void **state) {
         {"{\"proxies\": [{\"connection_id\": \"a\"}], \"routes\": [{\"connection_id\": \"a\", \"host_id\": \"" A "\","
          " \"address\": \"x\", \"port\": 70000}]}", "translators[0].config.routes[0]", "port: expected 1..65535"},
         {"{\"proxies\": [{\"connection_id\": \"a\"}], \"colour\": 1}", "translators[0].config.colour", "unknown key"},
+        {"{\"proxies\": [{\"connection_id\": \"a\"}], \"tls\": 1}", "translators[0].config.tls", "expected true or false"},
+        {"{\"proxies\": [{\"connection_id\": \"a\"}], \"drain_on_change\": \"yes\"}",
+         "translators[0].config.drain_on_change", "expected true or false"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         sy_router *r;
@@ -234,6 +239,67 @@ static void test_events(void **state) {
     sy_router_free(r);
 }
 
+static char drained[2048];
+
+static void on_log(uint32_t level, const char *source, const char *message, void *data) {
+    (void)level;
+    (void)data;
+    size_t n = strlen(drained);
+    if (!strcmp(source, "client_routes") && strstr(message, "drain"))
+        snprintf(drained + n, sizeof drained - n, "%s\n", message);
+}
+
+/* drain_on_change asks the host to drain exactly the endpoints a node no
+ * longer uses: the old port of a moved node (both of its ports when its
+ * host changed), the endpoints of a node that lost its route; nothing for a
+ * node whose endpoint stayed, nor for a new one. (test_connect.c shows what
+ * draining does to pooled connections.) */
+static void test_drain_on_change_targets(void **state) {
+    (void)state;
+    sy_router_options o = SY_STRUCT_INIT(sy_router_options);
+    o.log = on_log;
+    o.log_level = SY_LOG_INFO;
+    sy_router *r;
+    sy_error err;
+    char cfg[512];
+    snprintf(cfg, sizeof cfg, "{%s, \"drain_on_change\": true}", kTwoProxies);
+    assert_int_equal(make(cfg, &o, &r, &err), SY_OK);
+    void *inst;
+    const sy_client_routes_table *t = table_of(r, &inst);
+#define TROW(conn, id, addr, port, tls) \
+    "{\"connection_id\": \"" conn "\", \"host_id\": \"" id "\", \"address\": \"" addr "\", \"port\": " #port \
+    ", \"tls_port\": " #tls "}"
+    call(t->replace_all, inst, "[" TROW("pl-b", A, "b1", 1, 11) "," TROW("pl-b", B, "b2", 2, 12) "," TROW("pl-b", C, "b3", 3, 13) "]");
+    assert_string_equal(drained, ""); /* every node is new */
+    /* A: port 1 -> 5 (tls_port kept); B: gone; C: unchanged */
+    call(t->replace_all, inst, "[" TROW("pl-b", A, "b1", 5, 11) "," TROW("pl-b", C, "b3", 3, 13) "]");
+    assert_string_equal(drained, "host_id " A " changed port: drained b1:1\n"
+                                 "host_id " B " lost its route: drained b2:2\n"
+                                 "host_id " B " lost its route: drained b2:12\n");
+    drained[0] = 0;
+    /* C moves to pl-a's hostname (an event): both of its ports go */
+    call(t->apply_event, inst,
+         "{\"connection_ids\": [\"pl-b\", \"pl-a\"], \"host_ids\": [\"" C "\", \"" C "\"], \"rows\": ["
+         TROW("pl-a", C, "a3", 3, 13) "]}");
+    assert_string_equal(drained, "host_id " C " moved to another host: drained b3:3\n"
+                                 "host_id " C " moved to another host: drained b3:13\n");
+    drained[0] = 0;
+    /* a refused event changes nothing and drains nothing */
+    const char *bad = "{\"connection_ids\": [\"pl-a\"], \"host_ids\": [\"" A "\", \"" B "\"]}";
+    assert_int_equal(t->apply_event(inst, bad, strlen(bad), &err), SY_EREQUEST);
+    call(t->replace_all, inst, "[" TROW("pl-b", A, "b1", 5, 11) "," TROW("pl-a", C, "a3", 3, 13) "]");
+    assert_string_equal(drained, "");
+    sy_router_free(r);
+    /* without drain_on_change: never */
+    snprintf(cfg, sizeof cfg, "{%s}", kTwoProxies);
+    assert_int_equal(make(cfg, &o, &r, &err), SY_OK);
+    t = table_of(r, &inst);
+    call(t->replace_all, inst, "[" TROW("pl-b", A, "b1", 1, 11) "]");
+    call(t->replace_all, inst, "[]");
+    assert_string_equal(drained, "");
+    sy_router_free(r);
+}
+
 static void test_plans_allocate_nothing(void **state) {
     (void)state;
     sy_allocator a;
@@ -267,6 +333,7 @@ int main(void) {
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_stickiness_across_refresh),
         cmocka_unit_test(test_events),
+        cmocka_unit_test(test_drain_on_change_targets),
         cmocka_unit_test(test_plans_allocate_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
