@@ -43,12 +43,12 @@ inline void copy_target(sy_target *dst, const sy_target *src) {
 } // namespace
 
 int plan_start(Router *r, const sy_request *req, void *storage, size_t size, sy_plan **out,
-               PlanStart *info, sy_error *err) {
+               PlanSettings *settings, sy_error *err) {
     if (reinterpret_cast<uintptr_t>(storage) % alignof(uint64_t))
         return fail(err, SY_EINVAL, "", "plan storage must be 8-byte aligned");
     Snapshot *s = snapshot_acquire(r);
     const Generation *g = s->gen;
-    if (info) info->settings = g->plan;
+    if (settings) *settings = g->plan;
     if (size < g->plan_size) { // a reload may have grown it since the caller asked
         snapshot_release(s);
         return fail(err, SY_ETOOSMALL, "", "plan storage of %zu bytes is too small: this router needs %zu",

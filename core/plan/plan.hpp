@@ -18,13 +18,10 @@ inline size_t plan_state_offset(size_t translators) {
     return kPlanScratchOffset + (translators * SY_TRANSLATE_SCRATCH + 15) / 16 * 16;
 }
 
-// What sy_plan_init does; info (may be NULL) gets the generation's plan
+// What sy_plan_init does; settings (may be NULL) gets the generation's plan
 // settings, for plans that wait (plan/wait.cpp).
-struct PlanStart {
-    PlanSettings settings;
-};
 int plan_start(Router *r, const sy_request *req, void *storage, size_t size, sy_plan **out,
-               PlanStart *info, sy_error *err);
+               PlanSettings *settings, sy_error *err);
 
 // After every publish: waiting plans try again (a no-op when none wait).
 void plan_waits_wake(Router *r);

@@ -4,8 +4,6 @@
 // on the I/O engine's thread. Waiting is bounded in number (plan.max_waiting)
 // and time (plan.wait_timeout_ms), and every waiter hears back exactly once:
 // ready, failed, timed out or canceled.
-#include <cstring>
-
 #include "connect/asio.hpp"
 #include "connect/io.hpp"
 #include "plan/plan.hpp"
@@ -184,10 +182,10 @@ SY_API int sy_plan_init_async(sy_router *router, const sy_request *req, void *st
         return fail(err, SY_EINVAL, "",
                     "sy_plan_init_async: router, request, storage, out and cb are required");
     Router *r = reinterpret_cast<Router *>(router);
-    PlanStart info;
+    PlanSettings ps;
     sy_error e; // whole, whatever the size of the caller's
     e.struct_size = sizeof e;
-    int rc = plan_start(r, req, storage, size, out, &info, &e);
+    int rc = plan_start(r, req, storage, size, out, &ps, &e);
     if (rc != SY_EPENDING) {
         if (rc != SY_OK) copy_error(err, &e);
         return rc;
@@ -199,9 +197,9 @@ SY_API int sy_plan_init_async(sy_router *router, const sy_request *req, void *st
     w->size = size;
     w->cb = cb;
     w->data = data;
-    w->timeout_ms = info.settings.wait_timeout_ms;
+    w->timeout_ms = ps.wait_timeout_ms;
     uint64_t now = mono_ns();
-    w->deadline_ns = add_ms(now, info.settings.wait_timeout_ms);
+    w->deadline_ns = add_ms(now, ps.wait_timeout_ms);
     w->retry_ns = add_ms(now, e.retry_after_ms);
     w->last = e;
     std::lock_guard<std::mutex> g(r->waits_mu);
@@ -210,7 +208,7 @@ SY_API int sy_plan_init_async(sy_router *router, const sy_request *req, void *st
         r->alloc.destroy(w);
         return err ? err->code : SY_ENOMEM;
     }
-    if (pw->count >= info.settings.max_waiting) {
+    if (pw->count >= ps.max_waiting) {
         r->alloc.destroy(w);
         return fail(err, SY_ELIMIT, e.path, "%u plans wait already (plan.max_waiting); this one would wait for: %s",
                     pw->count, e.message);

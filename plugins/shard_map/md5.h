@@ -120,10 +120,10 @@ static inline void sy_md5(const void *data, size_t len, unsigned char out[16]) {
     for (; left >= 64; left -= 64, p += 64) sy_md5_block(h, p);
     /* the tail, 0x80, zeros, the length in bits (little-endian): 1 or 2 blocks */
     unsigned char tail[128];
-    memset(tail, 0, sizeof tail);
+    size_t n = left < 56 ? 64 : 128;
+    memset(tail, 0, n);
     if (left) memcpy(tail, p, left);
     tail[left] = 0x80;
-    size_t n = left < 56 ? 64 : 128;
     uint64_t bits = (uint64_t)len * 8u;
     for (int i = 0; i < 8; i++) tail[n - 8 + (size_t)i] = (unsigned char)(bits >> (8 * i));
     sy_md5_block(h, tail);

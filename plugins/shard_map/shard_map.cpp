@@ -379,14 +379,19 @@ struct NodeIndex {
     }
 };
 
+// evict_mu held: the k-th record goes, the last one takes its place.
+void forget_eviction(Instance *in, uint32_t k) {
+    sfree(in->host, in->evicted[k].id);
+    in->evicted[k] = in->evicted[--in->evicted_count];
+    in->evicted[in->evicted_count] = Evicted{};
+}
+
 void carry_evictions(Instance *in, State *st, const NodeIndex &ix, uint64_t now) {
     std::lock_guard<std::mutex> g(in->evict_mu);
     for (uint32_t k = 0; k < in->evicted_count;) {
         Evicted &e = in->evicted[k];
         if (e.until <= now) { // over: forget it
-            sfree(in->host, e.id);
-            e = in->evicted[--in->evicted_count];
-            in->evicted[in->evicted_count] = Evicted{};
+            forget_eviction(in, k);
             continue;
         }
         int32_t idx = ix.find(e.id);
@@ -496,9 +501,7 @@ void unevict_node(Instance *in, const State *st, int32_t idx, const char *id) {
     std::lock_guard<std::mutex> g(in->evict_mu);
     for (uint32_t k = 0; k < in->evicted_count; k++) {
         if (std::strcmp(in->evicted[k].id, id) != 0) continue;
-        sfree(in->host, in->evicted[k].id);
-        in->evicted[k] = in->evicted[--in->evicted_count];
-        in->evicted[in->evicted_count] = Evicted{};
+        forget_eviction(in, k);
         return;
     }
 }

@@ -103,6 +103,16 @@ static uint64_t fake_clock(void *data) {
     return atomic_load(&fake_now);
 }
 
+/* A router from cfg, which must load. */
+static sy_router *new_router(const char *cfg, const sy_router_options *o) {
+    sy_router *r = NULL;
+    sy_error err = SY_STRUCT_INIT(sy_error);
+    int rc = sy_router_new(cfg, strlen(cfg), o, &r, &err);
+    if (rc) fprintf(stderr, "router: %s: %s\n", err.path, err.message);
+    assert_int_equal(rc, SY_OK);
+    return r;
+}
+
 /* A router whose static routes are `routes`, with `connect` as its connect section. */
 static sy_router *router_with(const char *routes, const char *connect, const sy_router_options *o) {
     char cfg[8192];
@@ -110,12 +120,7 @@ static sy_router *router_with(const char *routes, const char *connect, const sy_
              "{\"plugin_path\": [\"%s\"], \"selector\": {\"plugin\": \"static_routes\", "
              "\"config\": {\"routes\": %s}}, \"connect\": %s}",
              plugin_dir(), routes, connect ? connect : "{}");
-    sy_router *r = NULL;
-    sy_error err = SY_STRUCT_INIT(sy_error);
-    int rc = sy_router_new(cfg, strlen(cfg), o, &r, &err);
-    if (rc) fprintf(stderr, "router: %s: %s\n", err.path, err.message);
-    assert_int_equal(rc, SY_OK);
-    return r;
+    return new_router(cfg, o);
 }
 
 /* Two routes for node "svc": first (weight 30) then second (weight 20);
@@ -764,12 +769,7 @@ static sy_router *cr_router(const char *cr, const char *connect, const sy_router
              " \"port\": 9042}]}, \"selector\": {\"plugin\": \"default_policy\", \"config\": {\"mode\": \"round_robin\"}},"
              " \"translators\": [{\"plugin\": \"client_routes\", \"config\": {%s}}], \"connect\": %s}",
              plugin_dir(), cr, connect ? connect : "{}");
-    sy_router *r = NULL;
-    sy_error err = SY_STRUCT_INIT(sy_error);
-    int rc = sy_router_new(cfg, strlen(cfg), o, &r, &err);
-    if (rc) fprintf(stderr, "router: %s: %s\n", err.path, err.message);
-    assert_int_equal(rc, SY_OK);
-    return r;
+    return new_router(cfg, o);
 }
 
 static const sy_client_routes_table *cr_table(sy_router *r, void **inst) {
