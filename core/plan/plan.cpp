@@ -11,35 +11,77 @@ namespace sy {
 namespace {
 PlanHeader *header(sy_plan *p) { return reinterpret_cast<PlanHeader *>(p); }
 
-constexpr sy_target make_fresh_target() {
-    sy_target t{};
-    t.struct_size = sizeof t;
-    t.node_index = UINT32_MAX;
-    return t;
+// A target is 272 bytes, mostly via[] and via_detail[], of which only the
+// first via_count entries mean anything. The selector and translators write
+// it field by field; copying it out with wide moves made every load straddle
+// those narrow stores, and store-to-load forwarding failed on each one (a
+// third of sy_plan_next). So the fresh target and the copy-out go field by
+// field, at the widths the plugins write, and skip the unused via entries.
+inline void fresh_target(sy_target *t, uint64_t epoch) {
+    t->struct_size = sizeof *t;
+    t->flags = 0;
+    t->node = nullptr;
+    t->host = nullptr;
+    t->port = 0;
+    t->shard = 0;
+    t->weight = 0;
+    t->datacenter = nullptr;
+    t->rack = nullptr;
+    t->url = nullptr;
+    t->error = nullptr;
+    t->via_count = 0;
+    t->node_index = UINT32_MAX;
+    t->epoch = epoch;
+    t->cookie = nullptr;
+    t->user_flags = 0;
+    // A plugin built before via_detail appends to via[] only: its entries
+    // must read NULL.
+    for (auto &d : t->via_detail) d = nullptr;
+    t->tls_profile = nullptr;
+    t->flag_names = nullptr;
+    t->flag_name_count = 0;
+    t->log_level = 0;
+    t->proxies = nullptr;
+    t->proxy_count = 0;
 }
-constexpr sy_target kFreshTarget = make_fresh_target();
 
-// A target is 272 bytes, 64 of them via[], of which only the first
-// via_count entries mean anything (plugins append with SY_TARGET_ADD_VIA).
-// Moving the rest and the entries in use keeps a warm plan off `rep
-// movs`/`rep stos`, whose start-up cost was half of it. via_detail is kept
-// whole: a plugin built before it existed appends to via[] only.
-constexpr size_t kViaAt = offsetof(sy_target, via);
-constexpr size_t kCountAt = offsetof(sy_target, via_count);
-static_assert(kCountAt == kViaAt + sizeof(const char *) * SY_VIA_MAX, "sy_target layout");
-
-// Everything but via[].
-inline void copy_fields(sy_target *dst, const sy_target *src) {
-    std::memcpy(dst, src, kViaAt);
-    std::memcpy(reinterpret_cast<char *>(dst) + kCountAt, reinterpret_cast<const char *>(src) + kCountAt,
-                sizeof(sy_target) - kCountAt);
+// Each value passes through a register the compiler cannot see into:
+// otherwise it merges neighbouring fields into wide moves again.
+template <class T> inline void copy_field(T &dst, const T &src) {
+    T v = src;
+    __asm__("" : "+r"(v));
+    dst = v;
 }
-
+#define SY_FIELD(f) copy_field(dst->f, src->f)
 inline void copy_target(sy_target *dst, const sy_target *src) {
-    copy_fields(dst, src);
+    SY_FIELD(flags);
+    SY_FIELD(node);
+    SY_FIELD(host);
+    SY_FIELD(port);
+    SY_FIELD(shard);
+    SY_FIELD(weight);
+    SY_FIELD(datacenter);
+    SY_FIELD(rack);
+    SY_FIELD(url);
+    SY_FIELD(error);
     uint32_t n = src->via_count < SY_VIA_MAX ? src->via_count : SY_VIA_MAX;
-    for (uint32_t i = 0; i < n; i++) dst->via[i] = src->via[i];
+    for (uint32_t i = 0; i < n; i++) {
+        SY_FIELD(via[i]);
+        SY_FIELD(via_detail[i]);
+    }
+    SY_FIELD(via_count);
+    SY_FIELD(node_index);
+    SY_FIELD(epoch);
+    SY_FIELD(cookie);
+    SY_FIELD(user_flags);
+    SY_FIELD(tls_profile);
+    SY_FIELD(flag_names);
+    SY_FIELD(flag_name_count);
+    SY_FIELD(log_level);
+    SY_FIELD(proxies);
+    SY_FIELD(proxy_count);
 }
+#undef SY_FIELD
 } // namespace
 
 int plan_start(Router *r, const sy_request *req, void *storage, size_t size, sy_plan **out,
@@ -104,8 +146,7 @@ SY_API int sy_plan_next(sy_plan *plan, sy_target *target) {
     // of the plan or on error, and an older caller's smaller struct gets the
     // prefix it knows.
     sy_target t;
-    copy_fields(&t, &kFreshTarget);
-    t.epoch = topo->epoch;
+    fresh_target(&t, topo->epoch);
     const Instance &sel = *g->chain[0];
     int rc = sel.vt.plan_next(sel.mem, reinterpret_cast<char *>(h) + g->state_offset, &t);
     if (rc <= 0) {

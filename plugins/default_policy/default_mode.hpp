@@ -42,6 +42,13 @@ struct DefaultState {
     uint32_t alive_len[3];
     const uint32_t *down[3];   // down nodes of each tier
     uint32_t down_len[3];
+    // Per replica group, per ring position: each replica's phase without
+    // latency demotion (keys, width bytes a position, 0xff: down or a DC
+    // not allowed) and the replica phases they fill (live, a bit each).
+    // Node states are fixed for a snapshot, so a plan without demotion
+    // reads them instead of classifying its replicas.
+    const uint8_t *const *keys;
+    const uint8_t *const *live;
     bool remote;               // other DCs may be planned (no preferred DC, or failover)
     uint32_t planned;          // nodes a plan can yield at all
     uint32_t list_phases[2];   // list phases with nodes: [0] without, [1] with latency demotion
@@ -69,13 +76,50 @@ struct DefaultPlan {
     uint32_t live;            // phases that may yield something (bit per phase)
     uint8_t lwt;
     uint8_t demote;           // latency awareness has a minimum to judge by
-    uint8_t keyed;            // rkey is filled
+    uint8_t keyed;            // the replicas' phases are known: pre, or else rkey
     uint8_t remote;           // other DCs are allowed
     uint8_t entered;          // the phase's buffer is built
     uint32_t buf_len;
+    uint64_t rep_filter;        // bit (node % 64) of each replica, once list phases begin
+    const uint8_t *pre;         // the snapshot's keys for this position, or NULL: rkey
     uint32_t buf[kMaxReplicas];
     uint8_t rkey[kMaxReplicas]; // each replica's phase, 0xff: down
 };
+
+// Fills st->keys and st->live (see DefaultState). false: out of memory.
+inline bool dm_key_groups(const sy_host *h, DefaultState *st) {
+    const Ring &ring = st->ring;
+    if (!ring.group_count) return true;
+    auto *keys = state_array<const uint8_t *>(h, &st->head, ring.group_count);
+    auto *live = state_array<const uint8_t *>(h, &st->head, ring.group_count);
+    if (!keys || !live) return false;
+    for (uint32_t g = 0; g < ring.group_count; g++) {
+        const ReplicaGroup &grp = ring.groups[g];
+        auto *k = state_array<uint8_t>(h, &st->head, ring.len * grp.width);
+        auto *m = state_array<uint8_t>(h, &st->head, ring.len);
+        if (!k || !m) return false;
+        for (size_t at = 0; at < ring.len; at++) {
+            const uint32_t *reps = grp.reps + at * grp.width;
+            uint8_t mask = 0;
+            for (uint32_t i = 0; i < grp.counts[at]; i++) {
+                uint8_t b = st->node_bits[reps[i]];
+                uint8_t key = 0xff;
+                if ((b & kUp) && ((b & kTierMask) != kRemote || st->remote)) {
+                    key = b & kTierMask;
+                    mask = static_cast<uint8_t>(mask | (1u << key));
+                }
+                k[at * grp.width + i] = key;
+            }
+            m[at] = mask;
+        }
+        keys[g] = k;
+        live[g] = m;
+        st->ring.bytes += ring.len * (grp.width + 1);
+    }
+    st->keys = keys;
+    st->live = live;
+    return true;
+}
 
 inline int dm_attach(Policy *p, const sy_topology *t, StateHeader **out, sy_error *err) {
     const sy_host *h = p->host;
@@ -156,6 +200,11 @@ inline int dm_attach(Policy *p, const sy_topology *t, StateHeader **out, sy_erro
             st->list_phases[1] |= 1u << (kDownFirst + k);
         }
     }
+    if (!dm_key_groups(h, st)) {
+        h->set_error(err, SY_ENOMEM, "", "default_policy: out of memory for a ring of %zu nodes", n);
+        state_free(h, head);
+        return SY_ENOMEM;
+    }
     h->log(h, SY_LOG_DEBUG, "epoch %llu: ring of %zu tokens, %u replica groups, %zu bytes",
            static_cast<unsigned long long>(t->epoch), st->ring.len, st->ring.group_count, st->ring.bytes);
     *out = head;
@@ -190,9 +239,12 @@ inline int dm_plan_init(Policy *p, const DefaultState *st, const sy_request_view
     pl->pos = 0;
     pl->entered = 0;
     pl->keyed = 0;
+    pl->pre = nullptr;
+    pl->rep_filter = 0;
     pl->remote = st->remote;
     pl->lwt = is_lwt(q);
     pl->token = q->token;
+    uint8_t pre_live = 0;
     if (p->cfg.token_aware && (q->fields & SY_REQ_TOKEN) && q->keyspace && st->ring.len) {
         int32_t g = keyspace_group(st->ring, q->keyspace);
         if (g >= 0) {
@@ -200,6 +252,8 @@ inline int dm_plan_init(Policy *p, const DefaultState *st, const sy_request_view
             size_t at = ring_position(st->ring, q->token);
             pl->reps = grp.reps + at * grp.width;
             pl->rep_count = grp.counts[at];
+            pl->pre = st->keys[g] + at * grp.width;
+            pre_live = st->live[g][at];
         }
     }
     if (!pl->rep_count) pl->phase = kOtherFirst;
@@ -223,10 +277,18 @@ inline int dm_plan_init(Policy *p, const DefaultState *st, const sy_request_view
     // Phases that may yield: empty ones cost nothing later. Replica phases
     // are narrowed once the replicas are keyed.
     pl->live = st->list_phases[pl->demote] | (pl->rep_count ? 0x3fu : 0);
+    if (pl->demote) {
+        pl->pre = nullptr; // penalties change by the moment: classify per plan
+    } else if (pl->rep_count) {
+        pl->live = st->list_phases[0] | pre_live;
+        pl->keyed = 1;
+    }
     return SY_OK;
 }
 
 inline bool dm_is_replica(const DefaultPlan *pl, uint32_t node) {
+    // Most nodes of a list phase are not replicas: one bit test says so.
+    if (!((pl->rep_filter >> (node & 63)) & 1)) return false;
     for (uint32_t i = 0; i < pl->rep_count; i++)
         if (pl->reps[i] == node) return true;
     return false;
@@ -286,8 +348,9 @@ inline int dm_plan_next(DefaultPlan *pl, sy_target *target) {
             if (!pl->entered) {
                 pl->buf_len = 0;
                 pl->pos = 0;
+                const uint8_t *keys = pl->pre ? pl->pre : pl->rkey;
                 for (uint32_t i = 0; i < pl->rep_count; i++)
-                    if (pl->rkey[i] == ph) pl->buf[pl->buf_len++] = pl->reps[i];
+                    if (keys[i] == ph) pl->buf[pl->buf_len++] = pl->reps[i];
                 pl->entered = 1;
             }
             if (pl->pos < pl->buf_len) {
@@ -307,6 +370,8 @@ inline int dm_plan_next(DefaultPlan *pl, sy_target *target) {
             uint32_t n = down ? st->down_len[tier] : st->alive_len[tier];
             const uint32_t *list = down ? st->down[tier] : st->alive[tier];
             if (!pl->entered) {
+                if (!pl->rep_filter)
+                    for (uint32_t i = 0; i < pl->rep_count; i++) pl->rep_filter |= uint64_t{1} << (pl->reps[i] & 63);
                 pl->start = random_below(&pl->rot, n);
                 pl->pos = 0;
                 pl->entered = 1;

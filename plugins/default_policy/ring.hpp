@@ -32,6 +32,12 @@ inline int32_t shard_of(int64_t token, uint32_t shards, uint32_t ignore_msb) {
     return static_cast<int32_t>((static_cast<u128>(z) * shards) >> 64);
 }
 
+// A token's radix bucket: its top `bits` bits, unbiased so buckets follow
+// token order.
+inline size_t token_bucket(int64_t token, uint32_t bits) {
+    return static_cast<size_t>((static_cast<uint64_t>(token) ^ (uint64_t{1} << 63)) >> (64 - bits));
+}
+
 struct ReplicaGroup {
     uint32_t width;        // replicas stored per ring position
     const uint32_t *reps;  // ring length * width node indices
@@ -47,6 +53,11 @@ struct Ring {
     size_t len = 0;
     const int64_t *tokens = nullptr; // sorted
     const uint32_t *owners = nullptr;
+    // Radix index over the sorted tokens: bucket b (the top index_bits bits
+    // of the unbiased token) starts at ring position index[b]; index has
+    // 2^index_bits + 1 entries, the last one len.
+    const uint32_t *index = nullptr;
+    uint32_t index_bits = 0;
     uint32_t group_count = 0;
     const ReplicaGroup *groups = nullptr;
     size_t keyspace_count = 0;
@@ -321,6 +332,24 @@ inline int build_ring(const sy_host *h, StateHeader *st, const Places &pl, Ring 
     ring->tokens = tokens;
     ring->owners = owners;
     ring->bytes = total * (sizeof(int64_t) + sizeof(uint32_t));
+    if (total) {
+        // About one token per bucket (Murmur3 tokens are uniform), at most
+        // 2^20 buckets (4 MiB for rings past a million tokens).
+        uint32_t bits = 1;
+        while (bits < 20 && (size_t{1} << bits) < total) bits++;
+        size_t buckets = size_t{1} << bits;
+        auto *index = state_array<uint32_t>(h, st, buckets + 1);
+        if (!index) return SY_ENOMEM;
+        size_t at = 0;
+        for (size_t b = 0; b < buckets; b++) {
+            while (at < total && token_bucket(tokens[at], bits) < b) at++;
+            index[b] = static_cast<uint32_t>(at);
+        }
+        index[buckets] = static_cast<uint32_t>(total);
+        ring->index = index;
+        ring->index_bits = bits;
+        ring->bytes += (buckets + 1) * sizeof(uint32_t);
+    }
 
     size_t nks = t->keyspace_count;
     auto *kss = state_array<KeyspaceEntry>(h, st, nks);
@@ -368,18 +397,24 @@ inline int32_t keyspace_group(const Ring &ring, const char *name) {
 }
 
 // The ring position whose replicas serve token: the first token >= it.
-// Branchless (the compare becomes a conditional move): random tokens make a
-// branchy search mispredict on every level.
+// The radix index narrows the search to the token's bucket (about one
+// token), so a lookup is two dependent loads instead of log2(len) of them;
+// the branchless search inside the bucket keeps a skewed ring (many tokens
+// in one bucket) logarithmic.
 inline size_t ring_position(const Ring &ring, int64_t token) {
     if (!ring.len) return 0;
-    const int64_t *base = ring.tokens;
-    size_t n = ring.len;
-    while (n > 1) {
+    size_t b = token_bucket(token, ring.index_bits);
+    const int64_t *base = ring.tokens + ring.index[b];
+    size_t n = ring.index[b + 1] - ring.index[b];
+    // every token of a later bucket is >= token: the answer is in
+    // [index[b], index[b + 1]]
+    while (n > 0) {
         size_t half = n / 2;
-        base = base[half] < token ? base + half : base;
-        n -= half;
+        bool right = base[half] < token;
+        base = right ? base + half + 1 : base;
+        n = right ? n - half - 1 : half;
     }
-    size_t at = static_cast<size_t>(base - ring.tokens) + (*base < token);
+    size_t at = static_cast<size_t>(base - ring.tokens);
     return at == ring.len ? 0 : at;
 }
 

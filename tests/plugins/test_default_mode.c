@@ -168,6 +168,28 @@ static void random_topo(topo *t) {
         t->nts_rf[d] = (int)(rnd() % 5);
     }
     t->simple_rf = 1 + (int)(rnd() % 4);
+    /* A third of the rings are skewed: every token in a narrow band, so the
+     * ring's radix buckets hold many tokens each (or none). */
+    if (rnd() % 3 == 0) {
+        int64_t base = (int64_t)rnd();
+        for (int i = 0; i < t->n; i++)
+            for (int k = 0; k < t->nodes[i].ntok; k++)
+                t->nodes[i].tok[k] = (int64_t)((uint64_t)base + rnd() % 4096);
+    }
+}
+
+/* A token to look up: mostly random, else exactly a ring token, one either
+ * side of it, or an extreme (the edges of the ring's radix index). */
+static int64_t probe_token(const topo *t) {
+    const node *x = &t->nodes[rnd() % (uint64_t)t->n];
+    int64_t ring = x->tok[rnd() % (uint64_t)x->ntok];
+    switch (rnd() % 8) {
+    case 0: return ring;
+    case 1: return ring == INT64_MIN ? ring : ring - 1;
+    case 2: return ring == INT64_MAX ? ring : ring + 1;
+    case 3: return rnd() % 2 ? INT64_MIN : INT64_MAX;
+    default: return (int64_t)rnd();
+    }
 }
 
 static char *topo_json(const topo *t) {
@@ -268,7 +290,7 @@ static void test_placement_matches_cassandra(void **state) {
         char *json = topo_json(&t);
         sy_router *r = router(json, "{\"seed\": 1}");
         for (int probe = 0; probe < 25; probe++) {
-            int64_t token = (int64_t)rnd();
+            int64_t token = probe_token(&t);
             for (int nts = 0; nts < 2; nts++) {
                 int want[MAXN];
                 int nw = reference_replicas(&t, token, nts, want);
