@@ -84,8 +84,11 @@ inline void copy_target(sy_target *dst, const sy_target *src) {
 #undef SY_FIELD
 } // namespace
 
-int plan_start(Router *r, const sy_request *req, void *storage, size_t size, sy_plan **out,
-               PlanSettings *settings, sy_error *err) {
+namespace {
+// The body of sy_plan_init, inlined there: a pick is a few hundred
+// instructions, so a call layer and an out-of-line error reset show.
+[[gnu::always_inline]] inline int start(Router *r, const sy_request *req, void *storage, size_t size,
+                                        sy_plan **out, PlanSettings *settings, sy_error *err) {
     if (reinterpret_cast<uintptr_t>(storage) % alignof(uint64_t))
         return fail(err, SY_EINVAL, "", "plan storage must be 8-byte aligned");
     Snapshot *s = snapshot_acquire(r);
@@ -104,7 +107,7 @@ int plan_start(Router *r, const sy_request *req, void *storage, size_t size, sy_
     h->req = &as_request(req)->view;
     const Instance &sel = *g->chain[0];
     void *state = static_cast<char *>(storage) + g->state_offset;
-    clear_error(err);
+    if (err) clear_error(err);
     int rc = sel.vt.plan_init(sel.mem, s->states[0], &s->view, h->req, state, err);
     if (rc != SY_OK) {
         snapshot_release(s);
@@ -113,6 +116,12 @@ int plan_start(Router *r, const sy_request *req, void *storage, size_t size, sy_
     h->magic = kPlanMagic;
     *out = reinterpret_cast<sy_plan *>(storage);
     return SY_OK;
+}
+} // namespace
+
+int plan_start(Router *r, const sy_request *req, void *storage, size_t size, sy_plan **out,
+               PlanSettings *settings, sy_error *err) {
+    return start(r, req, storage, size, out, settings, err);
 }
 
 } // namespace sy
@@ -128,9 +137,10 @@ SY_API size_t sy_router_plan_size(const sy_router *router) {
 
 SY_API int sy_plan_init(sy_router *router, const sy_request *req, void *storage, size_t size,
                         sy_plan **out, sy_error *err) {
-    if (!valid_router(router) || !valid_request(req) || !storage || !out)
+    // valid_request, inline
+    if (!valid_router(router) || !req || as_request(req)->magic != kRequestMagic || !storage || !out)
         return fail(err, SY_EINVAL, "", "sy_plan_init: router, request, storage and out are required");
-    return plan_start(reinterpret_cast<Router *>(router), req, storage, size, out, nullptr, err);
+    return start(reinterpret_cast<Router *>(router), req, storage, size, out, nullptr, err);
 }
 
 SY_API int sy_plan_next(sy_plan *plan, sy_target *target) {

@@ -61,27 +61,32 @@ uint64_t h_random(const sy_host *) { return random_u64(); }
 
 const cJSON *cj(const sy_json *v) { return reinterpret_cast<const cJSON *>(v); }
 
+// cJSON's type bits, read inline: plugins walk request JSON on every plan,
+// and each cJSON_IsX is a call into the library.
+int kind(const cJSON *j) { return j ? j->type & 0xFF : cJSON_Invalid; }
+bool is_container(const cJSON *j) { return kind(j) == cJSON_Array || kind(j) == cJSON_Object; }
+
 uint32_t h_json_type(const sy_json *v) {
-    const cJSON *j = cj(v);
-    if (!j) return SY_JSON_MISSING;
-    if (cJSON_IsNull(j)) return SY_JSON_NULL;
-    if (cJSON_IsFalse(j)) return SY_JSON_FALSE;
-    if (cJSON_IsTrue(j)) return SY_JSON_TRUE;
-    if (cJSON_IsNumber(j)) return SY_JSON_NUMBER;
-    if (cJSON_IsString(j)) return SY_JSON_STRING;
-    if (cJSON_IsArray(j)) return SY_JSON_ARRAY;
-    if (cJSON_IsObject(j)) return SY_JSON_OBJECT;
-    return SY_JSON_MISSING;
+    switch (kind(cj(v))) {
+    case cJSON_NULL: return SY_JSON_NULL;
+    case cJSON_False: return SY_JSON_FALSE;
+    case cJSON_True: return SY_JSON_TRUE;
+    case cJSON_Number: return SY_JSON_NUMBER;
+    case cJSON_String: return SY_JSON_STRING;
+    case cJSON_Array: return SY_JSON_ARRAY;
+    case cJSON_Object: return SY_JSON_OBJECT;
+    default: return SY_JSON_MISSING;
+    }
 }
 
 const sy_json *h_json_get(const sy_json *o, const char *key) {
-    if (!cJSON_IsObject(cj(o)) || !key) return nullptr;
+    if (kind(cj(o)) != cJSON_Object || !key) return nullptr;
     return reinterpret_cast<const sy_json *>(cJSON_GetObjectItemCaseSensitive(cj(o), key));
 }
 
 size_t h_json_count(const sy_json *v) {
     const cJSON *j = cj(v);
-    if (!cJSON_IsArray(j) && !cJSON_IsObject(j)) return 0;
+    if (!is_container(j)) return 0;
     size_t n = 0;
     for (const cJSON *c = j->child; c; c = c->next) n++;
     return n;
@@ -89,7 +94,7 @@ size_t h_json_count(const sy_json *v) {
 
 const sy_json *h_json_at(const sy_json *v, size_t i) {
     const cJSON *j = cj(v);
-    if (!cJSON_IsArray(j) && !cJSON_IsObject(j)) return nullptr;
+    if (!is_container(j)) return nullptr;
     const cJSON *c = j->child;
     while (c && i--) c = c->next;
     return reinterpret_cast<const sy_json *>(c);
@@ -98,11 +103,11 @@ const sy_json *h_json_at(const sy_json *v, size_t i) {
 const char *h_json_key(const sy_json *v) { return cj(v) ? cj(v)->string : nullptr; }
 
 const char *h_json_string(const sy_json *v) {
-    return cJSON_IsString(cj(v)) ? cj(v)->valuestring : nullptr;
+    return kind(cj(v)) == cJSON_String ? cj(v)->valuestring : nullptr;
 }
 
 double h_json_number(const sy_json *v) {
-    return cJSON_IsNumber(cj(v)) ? cj(v)->valuedouble : 0.0;
+    return kind(cj(v)) == cJSON_Number ? cj(v)->valuedouble : 0.0;
 }
 
 int h_json_parse(const sy_host *h, const char *text, size_t len, sy_json **out, sy_error *err) {
@@ -119,7 +124,7 @@ void h_json_free(const sy_host *h, sy_json *v) {
 
 const sy_json *h_json_first(const sy_json *v) {
     const cJSON *c = cj(v);
-    return (cJSON_IsArray(c) || cJSON_IsObject(c)) ? reinterpret_cast<const sy_json *>(c->child) : nullptr;
+    return is_container(c) ? reinterpret_cast<const sy_json *>(c->child) : nullptr;
 }
 
 const sy_json *h_json_next(const sy_json *v) {
