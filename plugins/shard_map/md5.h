@@ -33,9 +33,7 @@ static inline uint32_t sy_md5_le32(const unsigned char *p) {
         (a) = sy_md5_rol((a), (s)) + (b);                                              \
     } while (0)
 
-static inline void sy_md5_block(uint32_t h[4], const unsigned char *blk) {
-    uint32_t m[16];
-    for (int i = 0; i < 16; i++) m[i] = sy_md5_le32(blk + 4 * i);
+static inline void sy_md5_compress(uint32_t h[4], const uint32_t m[16]) {
     uint32_t a = h[0], b = h[1], c = h[2], d = h[3];
     SY_MD5_STEP(SY_MD5_F, a, b, c, d, m[0], 7, 0xd76aa478u);
     SY_MD5_STEP(SY_MD5_F, d, a, b, c, m[1], 12, 0xe8c7b756u);
@@ -106,34 +104,64 @@ static inline void sy_md5_block(uint32_t h[4], const unsigned char *blk) {
     h[2] += c;
     h[3] += d;
 }
+static inline void sy_md5_block(uint32_t h[4], const unsigned char *blk) {
+    uint32_t m[16];
+    for (int i = 0; i < 16; i++) m[i] = sy_md5_le32(blk + 4 * i);
+    sy_md5_compress(h, m);
+}
 #undef SY_MD5_F
 #undef SY_MD5_G
 #undef SY_MD5_H
 #undef SY_MD5_I
 #undef SY_MD5_STEP
 
-/* The 16-byte digest of data[0..len). */
-static inline void sy_md5(const void *data, size_t len, unsigned char out[16]) {
-    uint32_t h[4] = {0x67452301u, 0xefcdab89u, 0x98badcfeu, 0x10325476u};
+/* The state after data[0..len). The tail and its padding (0x80, zeros, the
+ * length in bits) are built as message words in registers: writing them
+ * as bytes into a buffer and reading that back as words made every word
+ * load wait on a failed store-to-load forward. */
+static inline void sy_md5_state(const void *data, size_t len, uint32_t h[4]) {
+    h[0] = 0x67452301u;
+    h[1] = 0xefcdab89u;
+    h[2] = 0x98badcfeu;
+    h[3] = 0x10325476u;
     const unsigned char *p = (const unsigned char *)data;
     size_t left = len;
     for (; left >= 64; left -= 64, p += 64) sy_md5_block(h, p);
-    /* the tail, 0x80, zeros, the length in bits (little-endian): 1 or 2 blocks */
-    unsigned char tail[128];
-    size_t n = left < 56 ? 64 : 128;
-    memset(tail, 0, n);
-    if (left) memcpy(tail, p, left);
-    tail[left] = 0x80;
+    uint32_t m[16];
+    size_t full = left / 4, rest = left % 4;
+    for (size_t i = 0; i < full; i++) m[i] = sy_md5_le32(p + 4 * i);
+    uint32_t w = 0x80u << (8 * rest);
+    for (size_t k = 0; k < rest; k++) w |= (uint32_t)p[4 * full + k] << (8 * k);
+    m[full] = w;
+    for (size_t i = full + 1; i < 16; i++) m[i] = 0;
     uint64_t bits = (uint64_t)len * 8u;
-    for (int i = 0; i < 8; i++) tail[n - 8 + (size_t)i] = (unsigned char)(bits >> (8 * i));
-    sy_md5_block(h, tail);
-    if (n == 128) sy_md5_block(h, tail + 64);
+    if (left >= 56) { /* no room for the length: one more block */
+        sy_md5_compress(h, m);
+        for (int i = 0; i < 14; i++) m[i] = 0;
+    }
+    m[14] = (uint32_t)bits;
+    m[15] = (uint32_t)(bits >> 32);
+    sy_md5_compress(h, m);
+}
+
+/* The 16-byte digest of data[0..len). */
+static inline void sy_md5(const void *data, size_t len, unsigned char out[16]) {
+    uint32_t h[4];
+    sy_md5_state(data, len, h);
     for (int i = 0; i < 4; i++) {
         out[4 * i] = (unsigned char)h[i];
         out[4 * i + 1] = (unsigned char)(h[i] >> 8);
         out[4 * i + 2] = (unsigned char)(h[i] >> 16);
         out[4 * i + 3] = (unsigned char)(h[i] >> 24);
     }
+}
+
+/* The digest's first 4 bytes read big-endian: what Casty takes modulo the
+ * shard count. */
+static inline uint32_t sy_md5_prefix32(const void *data, size_t len) {
+    uint32_t h[4];
+    sy_md5_state(data, len, h);
+    return ((h[0] & 0xffu) << 24) | ((h[0] & 0xff00u) << 8) | ((h[0] >> 8) & 0xff00u) | (h[0] >> 24);
 }
 
 #endif

@@ -108,6 +108,29 @@ static void test_md5_vectors(void **state) {
     uint32_t s;
     assert_int_equal(a->shard_of(inst, "nope", "x", &s, &err), SY_EUNKNOWN);
     sy_router_free(r);
+
+    /* Beyond the vectors: the plugin's modulo (a multiply, no division)
+     * against the digest's prefix % N, for shard counts from 1 to the
+     * maximum and ids of every length up to two blocks. */
+    static const uint32_t counts[] = {1, 2, 3, 7, 10, 100, 1000, 1024, 4099, 65535, 65536};
+    for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+        snprintf(cfg, sizeof cfg, "{\"shard_types\": [{\"type\": \"t\", \"num_shards\": %u}]}", counts[c]);
+        r = must(cfg);
+        a = iface(r, &inst);
+        char id[140];
+        uint32_t x = 777u + (uint32_t)c;
+        for (size_t len = 1; len < sizeof id; len++) {
+            for (size_t k = 0; k < len; k++) id[k] = (char)('!' + (x = x * 1103515245u + 12345u) % 90u);
+            id[len] = 0;
+            unsigned char d[16];
+            sy_md5(id, len, d);
+            uint32_t prefix = ((uint32_t)d[0] << 24) | ((uint32_t)d[1] << 16) | ((uint32_t)d[2] << 8) | d[3];
+            assert_int_equal(sy_md5_prefix32(id, len), prefix);
+            assert_int_equal(a->shard_of(inst, "t", id, &s, &err), SY_OK);
+            assert_int_equal(s, prefix % counts[c]);
+        }
+        sy_router_free(r);
+    }
 }
 
 static void test_owner_replicas_fencing_eviction(void **state) {
