@@ -85,14 +85,14 @@ static void measure(const char *what, bench *b, const char *name, int expect, lo
     b->expect = expect;
     lookup(b, 10); /* fill the cache */
     size_t a0 = g_allocs;
-    double ns = bench_median(lookup, b, iters);
+    double ns = bench_median(lookup, b, iters), best = g_bench_best;
     double allocs = (double)(g_allocs - a0) / (double)(iters * BENCH_RUNS + iters / 10 + 1);
     (void)err;
     if (candidates > 0)
         printf("  %-10s %10.1f ns   %6.1f ns/candidate (%d)   %.2f allocs\n", what, ns, ns / candidates,
                candidates, allocs);
     else
-        printf("  %-10s %10.1f ns   %28s   %.2f allocs\n", what, ns, "", allocs);
+        printf("  %-10s %10.1f ns   %28s   %.2f allocs   (best run %.1f ns)\n", what, ns, "", allocs, best);
 }
 
 int main(int argc, char **argv) {
