@@ -167,6 +167,15 @@ void op_step(Op *op, Step s) {
 
 void op_start(Op *op, const Addrs &a) { op_step(op, op->att->start(a)); }
 
+// The plan an async connect waited for (plan/wait.cpp, on the I/O thread;
+// or while the router is freed, with SY_ECANCELED).
+void op_plan_ready(int status, sy_plan *plan, const sy_error *err, void *data) {
+    auto *op = static_cast<Op *>(data);
+    if (status != SY_OK) return op_complete(op, status, nullptr, err);
+    op->walk.adopt(plan);
+    op_next(op);
+}
+
 void op_next(Op *op) {
     if (!op->walk.next()) return op_fail(op);
     if (Conn *c = op->walk.from_pool()) return op_complete(op, SY_OK, c, nullptr);
@@ -288,15 +297,23 @@ SY_API int sy_router_connect_async(sy_router *router, const sy_request *req,
     if (!io) return err ? err->code : SY_ENOMEM;
     Op *op = cx->alloc.make<Op>(r, cx, io, cb, data);
     if (!op) return fail(err, SY_ENOMEM, "", "out of memory");
-    if (int rc = op->walk.begin(req, opts, nullptr, 0, true, err)) {
-        cx->alloc.destroy(op);
-        return rc;
-    }
+    // Listed first: a plan that waits may come back on the I/O thread before
+    // begin() returns, and the router's teardown must find the op.
     {
         std::lock_guard<std::mutex> g(io->mu);
         op->next = io->ops;
         if (io->ops) io->ops->prev = op;
         io->ops = op;
+    }
+    int rc = op->walk.begin(req, opts, nullptr, 0, true, err, op_plan_ready, op);
+    if (rc == SY_EPENDING) {
+        if (err) clear_error(err); // started: op_plan_ready goes on
+        return SY_OK;
+    }
+    if (rc) {
+        op_unlink(io, op);
+        cx->alloc.destroy(op);
+        return rc;
     }
     op->pending++;
     asio::post(io->ctx, [op] {

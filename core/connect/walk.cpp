@@ -3,6 +3,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 
 #include "plan/plan.hpp"
 #include "util/error.hpp"
@@ -25,6 +26,57 @@ const char *outcome_word(uint32_t k) {
 
 constexpr size_t kOwnAttempts = 64; // what an async connect keeps for its callback
 
+// A blocking connect whose plan is pending (shard_map asked its locator)
+// waits for it as sy_plan_init_async would: retried on every publish and
+// when the selector's hint is due, bounded by the connect deadline and
+// plan.wait_timeout_ms. It sleeps on the caller's thread, so it needs no
+// I/O engine and works in either io_mode.
+// The connect's deadline before it has a plan (hence a generation): the
+// caller's, else the current configuration's; 0: none.
+uint32_t deadline_now(Router *r, const sy_connect_options &o, uint32_t *wait_timeout_ms = nullptr) {
+    Snapshot *s = snapshot_acquire(r);
+    uint32_t d = o.deadline_ms ? o.deadline_ms : s->gen->connect.deadline_ms;
+    if (wait_timeout_ms) *wait_timeout_ms = s->gen->plan.wait_timeout_ms;
+    snapshot_release(s);
+    return d;
+}
+
+class PendingWait {
+public:
+    PendingWait(Router *r, const sy_connect_options &o) : r_(r) {
+        uint32_t deadline = deadline_now(r, o, &limit_ms_);
+        if (deadline && deadline < limit_ms_) limit_ms_ = deadline;
+        until_ns_ = mono_ns() + uint64_t{limit_ms_} * 1000000u;
+        r_->blocked.fetch_add(1);
+    }
+    ~PendingWait() { r_->blocked.fetch_sub(1); }
+    PendingWait(const PendingWait &) = delete;
+    PendingWait &operator=(const PendingWait &) = delete;
+
+    // Read before each try: a publish after it ends the next wait at once.
+    uint64_t mark() {
+        std::lock_guard<std::mutex> g(r_->waits_mu);
+        return r_->publishes;
+    }
+    // After SY_EPENDING: true to try again, false when the time is up.
+    bool wait(uint64_t seen, const sy_error &why) {
+        uint64_t now = mono_ns();
+        if (now >= until_ns_) return false;
+        uint64_t hint = uint64_t{why.retry_after_ms ? why.retry_after_ms : 10u} * 1000000u;
+        uint64_t left = until_ns_ - now;
+        std::unique_lock<std::mutex> l(r_->waits_mu);
+        r_->published_cv.wait_for(l, std::chrono::nanoseconds(hint < left ? hint : left),
+                                  [&] { return r_->publishes != seen; });
+        return true;
+    }
+    uint32_t limit_ms() const { return limit_ms_; }
+
+private:
+    Router *r_;
+    uint32_t limit_ms_;
+    uint64_t until_ns_;
+};
+
 } // namespace
 
 Walk::~Walk() {
@@ -34,7 +86,7 @@ Walk::~Walk() {
 }
 
 int Walk::begin(const sy_request *req, const sy_connect_options *opts, sy_attempt *attempts,
-                size_t cap, bool async, sy_error *err) {
+                size_t cap, bool async, sy_error *err, sy_plan_cb when_ready, void *ready_data) {
     sy_connect_options o = SY_STRUCT_INIT(sy_connect_options);
     if (opts) {
         if (opts->struct_size < offsetof(sy_connect_options, flags) + sizeof(uint32_t))
@@ -44,6 +96,8 @@ int Walk::begin(const sy_request *req, const sy_connect_options *opts, sy_attemp
     }
     max_attempts_ = o.max_attempts;
     flags_ = o.flags;
+    opt_timeout_ms_ = o.timeout_ms;
+    opt_deadline_ms_ = o.deadline_ms;
     start_ns_ = mono_ns();
     if (async) {
         if (!own_.reserve(kOwnAttempts)) return fail(err, SY_ENOMEM, "", "out of memory");
@@ -56,7 +110,8 @@ int Walk::begin(const sy_request *req, const sy_connect_options *opts, sy_attemp
         cap_ = cap;
     }
     // A reload between asking the size and starting the plan may grow it:
-    // ask again then.
+    // ask again then. A pending plan is waited for (blocking connects).
+    std::optional<PendingWait> pending;
     for (int tries = 0;; tries++) {
         size_t need = sy_router_plan_size(reinterpret_cast<sy_router *>(r_));
         if (storage_ && storage_ != &small_) cx_->alloc.free(storage_, storage_size_);
@@ -67,20 +122,55 @@ int Walk::begin(const sy_request *req, const sy_connect_options *opts, sy_attemp
                 return fail(err, SY_ENOMEM, "", "out of memory");
             storage_size_ = need;
         }
-        int rc = sy_plan_init(reinterpret_cast<sy_router *>(r_), req, storage_, storage_size_,
-                              &plan_, err);
+        uint64_t seen = pending ? pending->mark() : 0;
+        sy_error e; // whole, whatever the size of the caller's
+        e.struct_size = sizeof e;
+        int rc = sy_plan_init(reinterpret_cast<sy_router *>(r_), req, storage_, storage_size_, &plan_, &e);
+        if (rc == SY_EPENDING && async && when_ready) {
+            // From here the waiter owns storage_ until when_ready runs; the
+            // walk touches nothing else before adopt().
+            rc = plan_start_waiting(r_, req, storage_, storage_size_, &plan_, when_ready, ready_data,
+                                    deadline_now(r_, o), "the connect's deadline", &e);
+            if (rc == SY_EPENDING) return SY_EPENDING;
+        }
+        if (rc == SY_EPENDING && !async) {
+            if (!pending) { // the first time: count this walk as waiting, then try once more
+                pending.emplace(r_, o);
+                tries--;
+                continue;
+            }
+            if (pending->wait(seen, e)) {
+                tries--;
+                continue;
+            }
+            return fail(err, SY_ETIMEOUT, e.path, "the plan was still pending after %u ms: %s", pending->limit_ms(),
+                        e.message);
+        }
         if (rc != SY_ETOOSMALL || tries == 3) {
-            if (rc) return rc;
+            if (rc) {
+                copy_error(err, &e);
+                return rc;
+            }
             break;
         }
     }
-    // The walk keeps its plan, hence the generation it started on, and
-    // follows that generation's settings to its end.
-    cfg_ = &reinterpret_cast<const PlanHeader *>(plan_)->snap->gen->connect;
-    timeout_ms_ = o.timeout_ms ? o.timeout_ms : cfg_->timeout_ms;
-    deadline_ms_ = o.deadline_ms ? o.deadline_ms : cfg_->deadline_ms;
-    deadline_ns_ = deadline_ms_ ? start_ns_ + uint64_t{deadline_ms_} * 1000000u : 0;
+    started();
     return SY_OK;
+}
+
+void Walk::adopt(sy_plan *plan) {
+    plan_ = plan;
+    started();
+}
+
+void Walk::started() {
+    // The walk keeps its plan, hence the generation it started on, and
+    // follows that generation's settings to its end. The deadline counts
+    // from the call, waiting for the plan included.
+    cfg_ = &reinterpret_cast<const PlanHeader *>(plan_)->snap->gen->connect;
+    timeout_ms_ = opt_timeout_ms_ ? opt_timeout_ms_ : cfg_->timeout_ms;
+    deadline_ms_ = opt_deadline_ms_ ? opt_deadline_ms_ : cfg_->deadline_ms;
+    deadline_ns_ = deadline_ms_ ? start_ns_ + uint64_t{deadline_ms_} * 1000000u : 0;
 }
 
 uint32_t Walk::attempt_ms() const {

@@ -16,9 +16,14 @@ public:
     Walk &operator=(const Walk &) = delete;
 
     // attempts: the caller's array (may be NULL); an async walk keeps its own
-    // (for the callback) and its plan storage on the heap.
+    // (for the callback) and its plan storage on the heap. A pending plan is
+    // waited for: a blocking walk sleeps here; an async one with when_ready
+    // returns SY_EPENDING and when_ready(ready_data) gets the plan (hand it to
+    // adopt()) or why there is none, on the I/O thread.
     int begin(const sy_request *req, const sy_connect_options *opts, sy_attempt *attempts,
-              size_t cap, bool async, sy_error *err);
+              size_t cap, bool async, sy_error *err, sy_plan_cb when_ready = nullptr,
+              void *ready_data = nullptr);
+    void adopt(sy_plan *plan);
     // The next target to try into cur(); false when there is none (or the
     // deadline or max_attempts ended the walk: then status() says so).
     bool next();
@@ -42,6 +47,7 @@ public:
 
 private:
     void record(int status, uint32_t outcome, uint32_t flags, uint64_t elapsed, const char *msg);
+    void started(); // the plan is there: its generation's settings apply
     bool take_cur(); // cur_ is the next to try
 
     Router *r_;
@@ -56,6 +62,7 @@ private:
     size_t next_deferred_ = 0;
     Candidate cur_;
     uint32_t timeout_ms_ = 0, max_attempts_ = 0, flags_ = 0, deadline_ms_ = 0;
+    uint32_t opt_timeout_ms_ = 0, opt_deadline_ms_ = 0; // the caller's, 0: the config's
     uint64_t start_ns_ = 0, deadline_ns_ = 0;
     sy_attempt *out_ = nullptr;
     size_t cap_ = 0, count_ = 0, tried_ = 0, targets_ = 0;

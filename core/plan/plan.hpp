@@ -23,6 +23,11 @@ inline size_t plan_state_offset(size_t translators) {
 int plan_start(Router *r, const sy_request *req, void *storage, size_t size, sy_plan **out,
                PlanSettings *settings, sy_error *err);
 
+// sy_plan_init_async, waiting at most max_wait_ms (0: plan.wait_timeout_ms
+// alone); `bound` names what set the tighter limit in the timeout's message.
+int plan_start_waiting(Router *r, const sy_request *req, void *storage, size_t size, sy_plan **out,
+                       sy_plan_cb cb, void *data, uint32_t max_wait_ms, const char *bound, sy_error *err);
+
 // After every publish: waiting plans try again (a no-op when none wait).
 void plan_waits_wake(Router *r);
 

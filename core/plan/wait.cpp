@@ -22,6 +22,7 @@ struct Waiter {
     uint64_t deadline_ns; // mono_ns
     uint64_t retry_ns;    // the selector's hint, due then
     uint32_t timeout_ms;
+    const char *bound; // what set timeout_ms, for the timeout's message
     sy_error last = SY_STRUCT_INIT(sy_error); // why it still waits
 };
 
@@ -99,8 +100,8 @@ void retry_all(PlanWaits *pw) {
         done++;
         if (rc == SY_EPENDING) {
             w->last = err; // formatted from, not into
-            fail(&err, SY_ETIMEOUT, w->last.path, "still pending after %u ms (plan.wait_timeout_ms): %s",
-                 w->timeout_ms, w->last.message);
+            fail(&err, SY_ETIMEOUT, w->last.path, "still pending after %u ms (%s): %s", w->timeout_ms, w->bound,
+                 w->last.message);
             rc = SY_ETIMEOUT;
         }
         complete(pw, w, rc, rc == SY_OK ? plan : nullptr, rc == SY_OK ? nullptr : &err);
@@ -165,23 +166,18 @@ void post_retry(PlanWaits *pw) { // waits_mu held
 } // namespace
 
 void plan_waits_wake(Router *r) {
-    if (r->waiting.load() == 0) return;
+    // The snapshot is published before the counts are read: a waiter that
+    // counted itself after this read plans on the new snapshot anyway.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (r->waiting.load() == 0 && r->blocked.load() == 0) return;
     std::lock_guard<std::mutex> g(r->waits_mu);
-    if (r->waits) post_retry(r->waits);
+    if (r->waits && r->waiting.load()) post_retry(r->waits);
+    r->publishes++;
+    r->published_cv.notify_all();
 }
 
-} // namespace sy
-
-using namespace sy;
-
-extern "C" {
-
-SY_API int sy_plan_init_async(sy_router *router, const sy_request *req, void *storage, size_t size,
-                              sy_plan **out, sy_plan_cb cb, void *data, sy_error *err) {
-    if (!valid_router(router) || !valid_request(req) || !storage || !out || !cb)
-        return fail(err, SY_EINVAL, "",
-                    "sy_plan_init_async: router, request, storage, out and cb are required");
-    Router *r = reinterpret_cast<Router *>(router);
+int plan_start_waiting(Router *r, const sy_request *req, void *storage, size_t size, sy_plan **out,
+                       sy_plan_cb cb, void *data, uint32_t max_wait_ms, const char *bound, sy_error *err) {
     PlanSettings ps;
     sy_error e; // whole, whatever the size of the caller's
     e.struct_size = sizeof e;
@@ -198,8 +194,13 @@ SY_API int sy_plan_init_async(sy_router *router, const sy_request *req, void *st
     w->cb = cb;
     w->data = data;
     w->timeout_ms = ps.wait_timeout_ms;
+    w->bound = "plan.wait_timeout_ms";
+    if (max_wait_ms && max_wait_ms < ps.wait_timeout_ms) {
+        w->timeout_ms = max_wait_ms;
+        w->bound = bound;
+    }
     uint64_t now = mono_ns();
-    w->deadline_ns = add_ms(now, ps.wait_timeout_ms);
+    w->deadline_ns = add_ms(now, w->timeout_ms);
     w->retry_ns = add_ms(now, e.retry_after_ms);
     w->last = e;
     std::lock_guard<std::mutex> g(r->waits_mu);
@@ -222,5 +223,20 @@ SY_API int sy_plan_init_async(sy_router *router, const sy_request *req, void *st
     post_retry(pw);
     copy_error(err, &e);
     return SY_EPENDING;
+}
+
+} // namespace sy
+
+using namespace sy;
+
+extern "C" {
+
+SY_API int sy_plan_init_async(sy_router *router, const sy_request *req, void *storage, size_t size,
+                              sy_plan **out, sy_plan_cb cb, void *data, sy_error *err) {
+    if (!valid_router(router) || !valid_request(req) || !storage || !out || !cb)
+        return fail(err, SY_EINVAL, "",
+                    "sy_plan_init_async: router, request, storage, out and cb are required");
+    return plan_start_waiting(reinterpret_cast<Router *>(router), req, storage, size, out, cb, data, 0, nullptr,
+                              err);
 }
 }

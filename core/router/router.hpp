@@ -3,6 +3,7 @@
 #include <switchyard/plugin.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
 
 #include "connect/settings.hpp"
@@ -118,6 +119,11 @@ struct Router {
     std::mutex waits_mu;
     struct PlanWaits *waits = nullptr;
     std::atomic<uint32_t> waiting{0}; // so a publish with none waiting costs a load
+    // Blocking connects whose plan is pending (connect/walk.cpp) sleep on
+    // published_cv until a publish bumps `publishes` (under waits_mu).
+    std::condition_variable published_cv;
+    uint64_t publishes = 0;
+    std::atomic<uint32_t> blocked{0};
 
     // Readers: acquire() never blocks. Writers: update_mu, then wait out the
     // readers of the previous epoch before retiring its snapshot.

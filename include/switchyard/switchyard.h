@@ -564,7 +564,11 @@ typedef struct sy_connect_result {
  * circuit is open are tried last. Every attempt is reported to the plugins
  * as an outcome. On success *out is the connection; when every target
  * failed, returns the last failure's status (SY_ENOROUTE for an empty plan)
- * and err says why each one failed. opts and result may be NULL. */
+ * and err says why each one failed. opts and result may be NULL.
+ * Since 0.3: a plan that is pending (SY_EPENDING from sy_plan_init) is
+ * waited for on the calling thread, retried on each publish and when the
+ * selector's hint is due, up to the connect's deadline and
+ * plan.wait_timeout_ms; then SY_ETIMEOUT. */
 SY_API int sy_router_connect(sy_router *router, const sy_request *req,
                              const sy_connect_options *opts, sy_conn **out,
                              sy_connect_result *result, sy_error *err);
@@ -576,7 +580,10 @@ typedef void (*sy_connect_cb)(int status, sy_conn *conn, const sy_attempt *attem
 
 /* The same without blocking: cb runs once, on the I/O thread (see
  * sy_router_options.io_mode). req must stay valid until cb runs. A failure
- * to start is returned and cb never runs. */
+ * to start is returned and cb never runs. Since 0.3 a pending plan is waited
+ * for as sy_plan_init_async does (it counts against plan.max_waiting), within
+ * the connect's deadline; cb says SY_ETIMEOUT when it never came and
+ * SY_ECANCELED when the router was freed first. */
 SY_API int sy_router_connect_async(sy_router *router, const sy_request *req,
                                    const sy_connect_options *opts, sy_connect_cb cb, void *data,
                                    sy_error *err);

@@ -10,7 +10,11 @@
 
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -294,6 +298,187 @@ static void test_plan_config_errors(void **state) {
     }
 }
 
+/* ---------------------------------------------------------------- blocking connects */
+
+/* A listening socket on loopback: connects to it complete in the kernel. */
+static int listener(uint32_t *port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(fd, 8), 0);
+    socklen_t len = sizeof a;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+/* n2 listens on loopback; no shard has an owner yet. */
+static sy_router *make_loopback(uint32_t port) {
+    char buf[1024];
+    int n = snprintf(buf, sizeof buf,
+                     "{\"plugin_path\": [\"%s\"], \"topology\": {\"nodes\": ["
+                     "{\"id\": \"n1\", \"host\": \"10.0.0.1\", \"port\": 25520},"
+                     "{\"id\": \"n2\", \"host\": \"127.0.0.1\", \"port\": %u}]},"
+                     " \"selector\": {\"plugin\": \"shard_map\", \"config\": {\"shard_types\": "
+                     "[{\"type\": \"counter\", \"num_shards\": 100}],"
+                     " \"locate\": {\"answer_timeout_ms\": 5000}}}}",
+                     plugin_dir(), port);
+    assert_true(n > 0 && (size_t)n < sizeof buf);
+    sy_router_options o = SY_STRUCT_INIT(sy_router_options);
+    o.io_mode = SY_IO_CALLER;
+    sy_router *r = NULL;
+    sy_error err = SY_STRUCT_INIT(sy_error);
+    int rc = sy_router_new(buf, (size_t)n, &o, &r, &err);
+    if (rc) fail_msg("%s: %s: %s", sy_status_name(rc), err.path, err.message);
+    return r;
+}
+
+static void *answer_later(void *arg) {
+    (void)arg;
+    struct timespec ts = {0, 40 * 1000000};
+    nanosleep(&ts, NULL);
+    apply_owner(70, "n2");
+    return NULL;
+}
+
+/* sy_router_connect waits for a pending plan (on the caller's thread, woken
+ * by the publish that brings the answer), and gives up at its deadline. */
+static void test_connect_waits_for_the_plan(void **state) {
+    (void)state;
+    uint32_t port;
+    int fd = listener(&port);
+    sy_router *r = make_loopback(port);
+    set_locator(r);
+    sy_request *req;
+    sy_error err = SY_STRUCT_INIT(sy_error);
+    assert_int_equal(sy_request_new(r, &req, &err), SY_OK);
+    assert_int_equal(sy_request_set_entity(req, "counter", "alice"), SY_OK); /* shard 70 */
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, answer_later, NULL), 0);
+    uint64_t t0 = now_ms();
+    sy_conn *c = NULL;
+    int rc = sy_router_connect(r, req, NULL, &c, NULL, &err);
+    uint64_t took = now_ms() - t0;
+    assert_int_equal(pthread_join(th, NULL), 0);
+    if (rc) fail_msg("%s: %s", sy_status_name(rc), err.message);
+    assert_true(took >= 30);   /* it did wait for the answer */
+    assert_true(took < 2000); /* woken by the publish, not by plan.wait_timeout_ms */
+    sy_conn_info info = SY_STRUCT_INIT(sy_conn_info);
+    assert_int_equal(sy_conn_get_info(c, &info), SY_OK);
+    assert_int_equal(info.port, port);
+    assert_string_equal(info.node, "n2");
+    sy_conn_close(c);
+    assert_int_equal(g_loc.asks, 1);
+
+    /* no answer: the connect's deadline ends the wait, and says why */
+    sy_request *other;
+    assert_int_equal(sy_request_new(r, &other, &err), SY_OK);
+    assert_int_equal(sy_request_set_entity(other, "counter", "user-42"), SY_OK); /* shard 87 */
+    sy_connect_options o = SY_STRUCT_INIT(sy_connect_options);
+    o.deadline_ms = 120;
+    t0 = now_ms();
+    c = NULL;
+    assert_int_equal(sy_router_connect(r, other, &o, &c, NULL, &err), SY_ETIMEOUT);
+    took = now_ms() - t0;
+    assert_null(c);
+    assert_true(took >= 110 && took < 3000);
+    assert_non_null(strstr(err.message, "the plan was still pending after 120 ms"));
+    assert_non_null(strstr(err.message, "shard 87 of 'counter' has no known owner"));
+    assert_int_equal(g_loc.asks, 2); /* asked once: the answer timeout is 5 s */
+    sy_request_free(other);
+    sy_request_free(req);
+    sy_router_free(r);
+    close(fd);
+}
+
+/* An asynchronous connect and what its callback saw. */
+typedef struct {
+    int calls;
+    int status;
+    size_t attempts;
+    char node[16];
+    char message[SY_ERROR_MESSAGE_MAX];
+} Conn;
+
+static void on_conn(int status, sy_conn *conn, const sy_attempt *attempts, size_t attempt_count,
+                    const sy_error *err, void *data) {
+    (void)attempts;
+    Conn *c = data;
+    c->status = status;
+    c->attempts = attempt_count;
+    if (conn) {
+        sy_conn_info info = SY_STRUCT_INIT(sy_conn_info);
+        if (sy_conn_get_info(conn, &info) == SY_OK) snprintf(c->node, sizeof c->node, "%s", info.node);
+        sy_conn_close(conn);
+    }
+    if (err) snprintf(c->message, sizeof c->message, "%s", err->message);
+    __atomic_add_fetch(&c->calls, 1, __ATOMIC_SEQ_CST);
+}
+
+static void run_conn(sy_router *r, Conn *c, uint32_t ms) {
+    uint64_t end = now_ms() + ms;
+    while (!__atomic_load_n(&c->calls, __ATOMIC_SEQ_CST) && now_ms() < end) assert_true(sy_router_run_once(r, 10) >= 0);
+}
+
+/* sy_router_connect_async waits for a pending plan on the I/O engine, within
+ * its deadline, and hears SY_ECANCELED when the router goes first. */
+static void test_connect_async_waits_for_the_plan(void **state) {
+    (void)state;
+    uint32_t port;
+    int fd = listener(&port);
+    sy_router *r = make_loopback(port);
+    set_locator(r);
+    sy_error err = SY_STRUCT_INIT(sy_error);
+    sy_request *req, *other, *third;
+    assert_int_equal(sy_request_new(r, &req, &err), SY_OK);
+    assert_int_equal(sy_request_set_entity(req, "counter", "alice"), SY_OK); /* shard 70 */
+    assert_int_equal(sy_request_new(r, &other, &err), SY_OK);
+    assert_int_equal(sy_request_set_entity(other, "counter", "user-42"), SY_OK); /* shard 87 */
+    assert_int_equal(sy_request_new(r, &third, &err), SY_OK);
+    assert_int_equal(sy_request_set_entity(third, "counter", "e-1"), SY_OK);
+
+    Conn a = {0}, late = {0}, gone = {0};
+    assert_int_equal(sy_router_connect_async(r, req, NULL, on_conn, &a, &err), SY_OK);
+    assert_int_equal(err.code, SY_OK);
+    run_conn(r, &a, 60);
+    assert_int_equal(a.calls, 0); /* no owner yet: it waits */
+    apply_owner(70, "n2");
+    run_conn(r, &a, 2000);
+    assert_int_equal(a.calls, 1);
+    if (a.status) fail_msg("%s: %s", sy_status_name(a.status), a.message);
+    assert_string_equal(a.node, "n2");
+    assert_int_equal(a.attempts, 1);
+
+    /* no answer: the connect's deadline bounds the wait */
+    sy_connect_options o = SY_STRUCT_INIT(sy_connect_options);
+    o.deadline_ms = 100;
+    uint64_t t0 = now_ms();
+    assert_int_equal(sy_router_connect_async(r, other, &o, on_conn, &late, &err), SY_OK);
+    run_conn(r, &late, 3000);
+    assert_int_equal(late.calls, 1);
+    assert_int_equal(late.status, SY_ETIMEOUT);
+    assert_true(now_ms() - t0 >= 90);
+    assert_non_null(strstr(late.message, "still pending after 100 ms (the connect's deadline)"));
+    assert_non_null(strstr(late.message, "shard 87 of 'counter' has no known owner"));
+    assert_int_equal(late.attempts, 0);
+
+    /* still waiting when the router is freed: canceled, once */
+    assert_int_equal(sy_router_connect_async(r, third, NULL, on_conn, &gone, &err), SY_OK);
+    run_conn(r, &gone, 30);
+    assert_int_equal(gone.calls, 0);
+    sy_router_free(r);
+    assert_int_equal(gone.calls, 1);
+    assert_int_equal(gone.status, SY_ECANCELED);
+    sy_request_free(third);
+    sy_request_free(other);
+    sy_request_free(req);
+    close(fd);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ready_pending_failed),
@@ -301,6 +486,8 @@ int main(void) {
         cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_io_thread),
         cmocka_unit_test(test_plan_config_errors),
+        cmocka_unit_test(test_connect_waits_for_the_plan),
+        cmocka_unit_test(test_connect_async_waits_for_the_plan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
