@@ -219,7 +219,7 @@ struct PathCheck {
 
 void check_path(const kriti::PathStep *steps, size_t n, const kriti::Span &span, void *ud) {
     auto *pc = static_cast<PathCheck *>(ud);
-    if (pc->rc != SY_OK) return;
+    if (pc->rc != SY_OK || n == 0) return;
     const Config &c = pc->in->cfg;
     auto is = [&](size_t i, const char *s) {
         return steps[i].key_len == std::strlen(s) && std::memcmp(steps[i].key, s, steps[i].key_len) == 0;
@@ -245,10 +245,28 @@ void check_path(const kriti::PathStep *steps, size_t n, const kriti::Span &span,
                   steps[1].key);
 }
 
+// Which request maps the template can read: building a map lowercases and
+// de-duplicates its names, the larger part of a request's cost, so a map no
+// path reaches is only checked. Anything read through `$` whole or a
+// computed key counts as both.
+void note_use(const kriti::PathStep *steps, size_t n, const kriti::Span &, void *ud) {
+    auto *u = static_cast<ContextUse *>(ud);
+    auto is = [&](size_t i, const char *s) {
+        return steps[i].key_len == std::strlen(s) && std::memcmp(steps[i].key, s, steps[i].key_len) == 0;
+    };
+    if (n == 0 || (n == 1 && is(0, "request"))) {
+        u->headers = u->session = true;
+        return;
+    }
+    if (!is(0, "request")) return;
+    if (is(1, "headers")) u->headers = true;
+    if (is(1, "session")) u->session = true;
+}
+
 } // namespace
 
 int template_compile(const Instance *in, const char *src, size_t len, const char *path, kriti::Program **out,
-                     sy_error *err) {
+                     ContextUse *use, sy_error *err) {
     const sy_host *h = in->host;
     kriti::Error ke;
     if (!kriti::compile(src, len, in->limits, in->ka, out, &ke))
@@ -256,7 +274,8 @@ int template_compile(const Instance *in, const char *src, size_t len, const char
                    "%s at line %u, columns %u-%u: %s", kriti::error_code_name(ke.code), ke.span.start_line,
                    ke.span.start_col, ke.span.end_col, ke.message);
     PathCheck pc{in};
-    if (!kriti::for_each_path(*out, check_path, &pc)) {
+    ContextUse u{false, false};
+    if (!kriti::for_each_path(*out, check_path, &pc) || !kriti::for_each_path(*out, note_use, &u)) {
         pc.rc = SY_ENOMEM;
         std::snprintf(pc.message, sizeof pc.message, "out of memory");
     }
@@ -265,6 +284,7 @@ int template_compile(const Instance *in, const char *src, size_t len, const char
         *out = nullptr;
         return set(h, err, pc.rc, path, nullptr, "%s", pc.message);
     }
+    if (use) *use = u;
     return SY_OK;
 }
 
@@ -310,7 +330,7 @@ int config_load(Instance *in, const sy_json *cfg, const char *base, sy_error *er
     if ((rc = build_constants(in, err))) return rc;
     char tpath[SY_ERROR_PATH_MAX * 2];
     std::snprintf(tpath, sizeof tpath, "%s.template", base);
-    return template_compile(in, c.template_text, c.template_len, tpath, &c.program, err);
+    return template_compile(in, c.template_text, c.template_len, tpath, &c.program, &c.use, err);
 }
 
 void config_free(Instance *in) {

@@ -25,6 +25,37 @@ const char *routing_name(RoutingTo r) {
 
 namespace {
 
+// ASCII A-Z of 8 bytes at once: 0x80 in each byte that is one, exactly
+// (every byte is masked to 7 bits before the adds, so nothing carries into
+// its neighbour; bytes >= 0x80 are never flagged).
+inline uint64_t upper_bytes(uint64_t x) {
+    constexpr uint64_t ones = ~uint64_t{0} / 255, low7 = ones * 127;
+    uint64_t t = x & low7;
+    return ((ones * (127 + 91) - t) & ~x & (t + ones * (127 - 64))) & (ones * 128);
+}
+
+// The name lowercased into dst (n bytes); false when it had no capital,
+// so the caller can keep pointing at the request's own text.
+bool lowered(const char *name, size_t n, char *dst) {
+    uint64_t any = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        std::memcpy(&w, name + i, 8);
+        uint64_t up = upper_bytes(w);
+        any |= up;
+        w |= up >> 2; // 0x80 -> 0x20: the lowercase bit
+        std::memcpy(dst + i, &w, 8);
+    }
+    for (; i < n; i++) {
+        char c = name[i];
+        bool up = c >= 'A' && c <= 'Z';
+        any |= up;
+        dst[i] = up ? static_cast<char>(c | 0x20) : c;
+    }
+    return any != 0;
+}
+
 // {name: string} with names lowercased (headers, session).
 int string_map(const sy_host *h, const sy_json *obj, const char *what, kriti::Arena &a, kriti::Value *out,
                sy_error *err) {
@@ -36,16 +67,18 @@ int string_map(const sy_host *h, const sy_json *obj, const char *what, kriti::Ar
         const char *key = h->json_key(v);
         const char *s = h->json_string(v);
         if (!s) return syp::fail(h, err, SY_EREQUEST, "context", "context.%s[\"%.100s\"]: expected a string", what, key);
-        size_t kl = 0;
-        bool upper = false;
-        for (; key[kl]; kl++) upper |= key[kl] >= 'A' && key[kl] <= 'Z';
-        const char *lk = key; // already lowercase (HTTP/2, most session keys): no copy
-        if (upper) {
-            auto *low = static_cast<char *>(a.alloc(kl, 1));
-            if (!low) return syp::fail(h, err, SY_ENOMEM, "context", "out of memory");
-            for (size_t j = 0; j < kl; j++) {
-                char c = key[j];
-                low[j] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+        size_t kl = std::strlen(key);
+        // A name without capitals (HTTP/2 names, most session keys) is used
+        // as the request has it; only a lowercased one goes to the arena.
+        char tmp[128];
+        char *low = kl <= sizeof tmp ? tmp : static_cast<char *>(a.alloc(kl, 1));
+        if (!low) return syp::fail(h, err, SY_ENOMEM, "context", "out of memory");
+        const char *lk = key;
+        if (lowered(key, kl, low)) {
+            if (low == tmp) {
+                if (!(low = static_cast<char *>(a.alloc(kl, 1))))
+                    return syp::fail(h, err, SY_ENOMEM, "context", "out of memory");
+                std::memcpy(low, tmp, kl);
             }
             lk = low;
         }
@@ -58,6 +91,15 @@ int string_map(const sy_host *h, const sy_json *obj, const char *what, kriti::Ar
         if (at == k) k++;
     }
     *out = kriti::Value::object(m, k);
+    return SY_OK;
+}
+
+// A map the template cannot read: only checked, as string_map would.
+int check_strings(const sy_host *h, const sy_json *obj, const char *what, sy_error *err) {
+    for (const sy_json *v = h->json_first(obj); v; v = h->json_next(v))
+        if (h->json_type(v) != SY_JSON_STRING)
+            return syp::fail(h, err, SY_EREQUEST, "context", "context.%s[\"%.100s\"]: expected a string", what,
+                             h->json_key(v));
     return SY_OK;
 }
 
@@ -113,19 +155,23 @@ bool bypassed(const Instance *in, const kriti::Value &headers, const kriti::Valu
 
 } // namespace
 
-int resolve(const Instance *in, const kriti::Program *program, const sy_json *context, kriti::Arena &arena,
-            Decision *d, kriti::Value *result, sy_error *err) {
+int resolve(const Instance *in, const kriti::Program *program, const ContextUse &use, const sy_json *context,
+            kriti::Arena &arena, Decision *d, kriti::Value *result, sy_error *err) {
     const sy_host *h = in->host;
     const Config &c = in->cfg;
     *d = Decision{};
+    bool want_headers = use.headers, want_session = use.session;
+    for (uint32_t i = 0; i < c.bypass_count; i++) (c.bypass[i].session ? want_session : want_headers) = true;
     kriti::Value headers = kriti::Value::object(nullptr, 0), session = headers, query;
     bool has_query = false;
     // the core checked the context's shape: {"headers", "session", "query"} objects
     for (const sy_json *m = context ? h->json_first(context) : nullptr; m; m = h->json_next(m)) {
         const char *key = h->json_key(m);
         int rc = SY_OK;
-        if (key[0] == 'h') rc = string_map(h, m, "headers", arena, &headers, err);
-        else if (key[0] == 's') rc = string_map(h, m, "session", arena, &session, err);
+        if (key[0] == 'h')
+            rc = want_headers ? string_map(h, m, "headers", arena, &headers, err) : check_strings(h, m, "headers", err);
+        else if (key[0] == 's')
+            rc = want_session ? string_map(h, m, "session", arena, &session, err) : check_strings(h, m, "session", err);
         else if (key[0] == 'q') {
             rc = operation(h, m, arena, &query, &d->op, err);
             has_query = true;

@@ -73,8 +73,8 @@ int tr_plan_init(void *instance, const void *, const sy_topology *, const sy_req
     kriti::Arena arena(in->ka, stack, sizeof stack);
     auto *p = static_cast<Plan *>(plan_state);
     kriti::Value result;
-    int rc = resolve(in, in->cfg.program, (req->fields & SY_REQ_CONTEXT) ? req->context : nullptr, arena, &p->d,
-                     &result, err);
+    int rc = resolve(in, in->cfg.program, in->cfg.use, (req->fields & SY_REQ_CONTEXT) ? req->context : nullptr,
+                     arena, &p->d, &result, err);
     if (rc != SY_OK) return rc;
     p->in = in;
     p->i = 0;
@@ -129,8 +129,9 @@ int test_resolve(void *instance, const char *request_json, size_t len, const cha
     }
     kriti::Program *own = nullptr;
     const kriti::Program *prog = in->cfg.program;
+    ContextUse use = in->cfg.use;
     if (template_text) {
-        if (int rc = template_compile(in, template_text, template_len, "template", &own, err)) return rc;
+        if (int rc = template_compile(in, template_text, template_len, "template", &own, &use, err)) return rc;
         prog = own;
     }
     sy_json *doc = nullptr;
@@ -163,7 +164,7 @@ int test_resolve(void *instance, const char *request_json, size_t len, const cha
         kriti::Arena arena(in->ka, stack, sizeof stack);
         Decision d;
         kriti::Value result;
-        if (rc == SY_OK) rc = resolve(in, prog, h->json_type(ctx) == SY_JSON_OBJECT ? ctx : nullptr, arena, &d, &result, err);
+        if (rc == SY_OK) rc = resolve(in, prog, use, h->json_type(ctx) == SY_JSON_OBJECT ? ctx : nullptr, arena, &d, &result, err);
         if (rc == SY_OK) {
             char value[256] = "null";
             if (d.routing_to == RoutingTo::ConnectionSet) {

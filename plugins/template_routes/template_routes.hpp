@@ -29,10 +29,17 @@ struct Bypass {
     char *equals = nullptr;
 };
 
+// The request maps a template can read (template_compile finds them).
+struct ContextUse {
+    bool headers = true;
+    bool session = true;
+};
+
 struct Config {
     char *template_text = nullptr;
     size_t template_len = 0;
     kriti::Program *program = nullptr;
+    ContextUse use;
     Endpoint primary;
     bool has_primary = false;
     Endpoint *replicas = nullptr;
@@ -74,12 +81,12 @@ void config_free(Instance *in);
 // Compiles src and checks it against the config (every connection_set
 // member it names exists, read_replicas only with replicas).
 int template_compile(const Instance *in, const char *src, size_t len, const char *path,
-                     kriti::Program **out, sy_error *err);
+                     kriti::Program **out, ContextUse *use, sy_error *err);
 
 // resolve.cpp
 // Evaluates program for a request context (may be NULL) and decodes the
 // result. On success *result is what the template yielded (in arena).
-int resolve(const Instance *in, const kriti::Program *program, const sy_json *context,
+int resolve(const Instance *in, const kriti::Program *program, const ContextUse &use, const sy_json *context,
             kriti::Arena &arena, Decision *d, kriti::Value *result, sy_error *err);
 
 const char *routing_name(RoutingTo r);

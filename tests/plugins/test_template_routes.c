@@ -215,6 +215,54 @@ static void test_bypass_rule(void **state) {
     sy_router_free(r);
 }
 
+/* A map no path of the template reaches is only checked, not built; one it
+ * can reach whole (`$`, `$.request`) is built, names lowercased. */
+static void test_maps_a_template_cannot_read(void **state) {
+    (void)state;
+    sy_router *r = must("{{ if $.request.query.operation_type == \\\"query\\\" }} {{$.read_replicas}} "
+                        "{{ else }} {{$.primary}} {{ end }}",
+                        NULL);
+    char got[256];
+    sy_error err;
+    assert_int_equal(plan(r, CTX("{\"X-A\": 1}", "{}", "query"), got, sizeof got, &err), SY_EREQUEST);
+    assert_string_equal(err.message, "context.headers[\"X-A\"]: expected a string");
+    assert_int_equal(plan(r, CTX("{}", "{\"k\": null}", "query"), got, sizeof got, &err), SY_EREQUEST);
+    assert_string_equal(err.message, "context.session[\"k\"]: expected a string");
+    expect_plan(r, CTX("{\"X-A\": \"1\"}", "{\"K\": \"v\"}", "mutation"), "primary");
+    sy_router_free(r);
+
+    static const char *const whole[] = {"{{ $.request }}", "{{ $ }}"};
+    for (size_t i = 0; i < 2; i++) {
+        r = must(whole[i], NULL);
+        assert_int_equal(plan(r, CTX("{\"X-A\": \"1\"}", "{\"K\": \"v\"}", "query"), got, sizeof got, &err),
+                         SY_EREQUEST);
+        if (!strstr(err.message, "\"headers\":{\"x-a\":\"1\"},\"session\":{\"k\":\"v\"}"))
+            fail_msg("%s: %s", whole[i], err.message);
+        sy_router_free(r);
+    }
+}
+
+/* Names are lowercased 8 bytes at a time: every capital A-Z and nothing
+ * else, whatever its position (the bytes around 'A' and 'Z', a UTF-8 letter
+ * and a name longer than the 128-byte scratch included). */
+static void test_names_lowercased_exactly(void **state) {
+    (void)state;
+    sy_router *r = must("{{ if $.request.headers?[\\\"@az[`azé^_-xyz\\\"] == \\\"1\\\" }} {{$.primary}} "
+                        "{{ elif $.request.headers?[\\\"@az[`azé^_-xyz@az[`azé^_-xyz@az[`azé^_-xyz@az[`azé^_-xyz@az[`azé^_-xyz"
+                        "@az[`azé^_-xyz@az[`azé^_-xyz@az[`azé^_-xyz@az[`azé^_-xyz@az[`azé^_-xyz\\\"] == \\\"2\\\" }} "
+                        "{{$.connection_set.tenant_a}} {{ else }} {{$.connection_set.tenant_b}} {{ end }}",
+                        NULL);
+    expect_plan(r, CTX("{\"@AZ[`azé^_-XYZ\": \"1\"}", "{}", "query"), "primary");
+    expect_plan(r, CTX("{\"@az[`AZé^_-xYz\": \"1\"}", "{}", "query"), "primary");
+    /* 'É' is not ASCII: it stays as it is, so this name differs */
+    expect_plan(r, CTX("{\"@AZ[`AZÉ^_-XYZ\": \"1\"}", "{}", "query"), "tenant_b");
+    expect_plan(r, CTX("{\"@AZ[`AZé^_-XYZ@az[`azé^_-xyz@az[`azé^_-xyz@az[`azé^_-xyz@az[`azé^_-xyz"
+                       "@az[`azé^_-xyz@az[`azé^_-xyz@az[`azé^_-xyz@az[`azé^_-xyz@az[`azé^_-XyZ\": \"2\"}",
+                       "{}", "query"),
+                "tenant_a");
+    sy_router_free(r);
+}
+
 /* ---------------------------------------------------------------- config */
 
 static void test_config_errors(void **state) {
@@ -361,6 +409,8 @@ int main(void) {
         cmocka_unit_test(test_result_meanings),
         cmocka_unit_test(test_replica_draw_is_uniform_and_seeded),
         cmocka_unit_test(test_bypass_rule),
+        cmocka_unit_test(test_maps_a_template_cannot_read),
+        cmocka_unit_test(test_names_lowercased_exactly),
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_interface),
         cmocka_unit_test(test_plans_allocate_nothing),

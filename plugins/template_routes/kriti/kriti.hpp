@@ -347,6 +347,8 @@ using PathCallback = void (*)(const PathStep *steps, size_t count, const Span &s
 // up to the last of them. E.g. `$.connection_set.tenant_a[$.i]` gives
 // [connection_set, tenant_a] (and [i] for the index). Useful to check at
 // config load that every `$.connection_set.<name>` a template uses exists.
+// A use of `$` whole, or through a computed first key, calls back with no
+// steps (count 0): then any part of `$` may be read.
 // Needs ~24 KB of scratch from the Program's Allocator: false if that fails.
 bool for_each_path(const Program *program, PathCallback callback, void *ud);
 

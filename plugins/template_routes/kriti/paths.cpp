@@ -72,7 +72,7 @@ struct Walker {
                     if (c->opt.steps[s].index) span = join(span, c->opt.steps[s].index->span);
                 }
             }
-            if (count) cb(steps, count, span, ud);
+            cb(steps, count, span, ud); // 0 steps: `$` through a computed key
         }
     }
 
@@ -81,8 +81,10 @@ struct Walker {
         case NodeKind::Null:
         case NodeKind::Bool:
         case NodeKind::Number:
-        case NodeKind::String:
-        case NodeKind::Var: return;
+        case NodeKind::String: return;
+        case NodeKind::Var:
+            if (is_dollar(n->str) && !shadowed) cb(steps, 0, n->span, ud); // `$` used whole
+            return;
         case NodeKind::StringTem:
         case NodeKind::Array:
             for (uint32_t i = 0; i < n->count; i++) walk(n->list.items[i], shadowed);
@@ -105,7 +107,7 @@ struct Walker {
                     cur = cur->opt.base;
                 }
             }
-            walk(cur, shadowed);
+            if (cur->kind != NodeKind::Var) walk(cur, shadowed); // a `$` root was reported with its chain
             return;
         }
         case NodeKind::If:

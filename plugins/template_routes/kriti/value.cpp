@@ -17,7 +17,8 @@ const Value *find_member(const Value &object, const char *key, size_t key_len) {
     if (object.type != Type::Object) return nullptr;
     for (uint32_t i = 0; i < object.len; i++) {
         const Member &m = object.members[i];
-        if (m.key_len == key_len && (key_len == 0 || std::memcmp(m.key, key, key_len) == 0))
+        // the first byte before the call: most members differ there
+        if (m.key_len == key_len && (key_len == 0 || (m.key[0] == key[0] && std::memcmp(m.key, key, key_len) == 0)))
             return &m.value;
     }
     return nullptr;
