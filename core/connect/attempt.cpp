@@ -180,9 +180,10 @@ Step Attempt::connect_next() {
     return errno_fail(last, peer_);
 }
 
-Step Attempt::resume() {
+Step Attempt::resume(bool connected) {
     switch (st_) {
     case State::Connecting: {
+        if (connected) return after_connect();
         int e = 0;
         socklen_t len = sizeof e;
         if (getsockopt(fd_, SOL_SOCKET, SO_ERROR, &e, &len) != 0) e = errno;

@@ -59,7 +59,11 @@ public:
     // Starts with the first hop's addresses (resolved by the driver).
     Step start(const Addrs &a);
     // The socket is ready as asked (or the driver polls anyway).
-    Step resume();
+    // connected: the driver's poll reported POLLOUT and nothing else, which
+    // on Linux means the TCP connect succeeded (a failure adds POLLERR and
+    // POLLHUP), so SO_ERROR need not be asked: in a VM a syscall is a
+    // measurable part of a loopback connect.
+    Step resume(bool connected = false);
     // The driver's clock ran out: fail with SY_ETIMEOUT.
     void timed_out(uint32_t ms);
     // The driver could not resolve the first hop.

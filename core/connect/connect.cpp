@@ -110,7 +110,7 @@ int connect_blocking(Walk &w, Connector *cx, sy_conn **out, sy_error *err) {
                 a.fail(SY_EIO, SY_OUTCOME_OTHER_ERROR, "poll: %s", std::strerror(errno));
                 s = Step::Failed;
             } else if (n > 0) {
-                s = a.resume();
+                s = a.resume(p.revents == POLLOUT);
             }
         }
         uint64_t end = mono_ns();
