@@ -385,8 +385,8 @@ int sr_plan_next(void *, void *plan_state, sy_target *t) {
             }
             p->i++;
             start_target(p, t);
-            size_t hl = 0;
-            const char *base = name_host(p->name, p->len, &hl); // the tail of name: NUL-terminated
+            size_t hl = 0; // the name's @host, NUL-terminated, only when the route has no host
+            const char *base = r.host ? nullptr : name_host(p->name, p->len, &hl);
             apply_route(r, base, 0, false, t);
             if (!t->host) {
                 std::snprintf(p->why, sizeof p->why,

@@ -616,6 +616,38 @@ static void test_warm_lookups_allocate_nothing(void **state) {
     sy_router_free(r);
 }
 
+/* The cache tells apart names that differ in one byte anywhere, at every
+ * length around the 8-byte words it hashes and compares: each name plans
+ * its own route, cold and then warm. */
+static void test_cache_tells_names_apart(void **state) {
+    (void)state;
+    char cfg[1 << 14];
+    char names[3 * 24][32];
+    int count = 0;
+    size_t n = (size_t)snprintf(cfg, sizeof cfg, "{\"routes\": [");
+    for (int len = 1; len <= 24; len++)
+        for (int v = 0; v < 3; v++) {
+            if (v == 2 && len / 2 == len - 1) continue; /* the same byte as v == 1 */
+            char *nm = names[count];
+            for (int k = 0; k < len; k++) nm[k] = (char)('a' + k % 26);
+            nm[len] = 0;
+            if (v) nm[v == 1 ? len - 1 : len / 2] = 'Z'; /* one byte differs: the last, or the middle one */
+            n += (size_t)snprintf(cfg + n, sizeof cfg - n, "%s{\"pattern\": \"%s\", \"host\": \"10.0.0.%d\", \"port\": %d}",
+                                  count ? "," : "", nm, count % 250 + 1, 1000 + count);
+            count++;
+        }
+    snprintf(cfg + n, sizeof cfg - n, "]}");
+    sy_router *r = must(cfg, NULL);
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < count; i++) {
+            copied out[MAX_TARGETS];
+            assert_int_equal(must_plan(r, names[i], out), 1);
+            if (out[0].port != (uint32_t)(1000 + i))
+                fail_msg("round %d: '%s' planned port %u, want %d", round, names[i], out[0].port, 1000 + i);
+        }
+    sy_router_free(r);
+}
+
 /* Translation: a default_policy target's node name through the table. */
 static void test_translator(void **state) {
     (void)state;
@@ -733,6 +765,7 @@ int main(void) {
         cmocka_unit_test(test_table_api),
         cmocka_unit_test(test_redos_is_bounded),
         cmocka_unit_test(test_warm_lookups_allocate_nothing),
+        cmocka_unit_test(test_cache_tells_names_apart),
         cmocka_unit_test(test_translator),
         cmocka_unit_test(test_request_needs_a_node),
         cmocka_unit_test(test_changes_while_planning),
