@@ -669,7 +669,8 @@ int sm_plan_init(void *instance, const void *state, const sy_topology *topo, con
     std::memcpy(p->list + 1, st->replicas[ti] + shard * kMaxReplicas, kMaxReplicas * sizeof(int32_t));
     // the via detail without printf: the type's prefix, the shard, '}'
     const Type &ty = in->types[ti];
-    std::memcpy(p->via, ty.via, ty.via_len);
+    static_assert(sizeof p->via >= sizeof ty.via + 12, "room for the prefix, a shard and '}'");
+    std::memcpy(p->via, ty.via, sizeof ty.via); // whole: a fixed size copies inline
     char digits[12];
     int nd = 0;
     for (uint32_t v = shard; nd == 0 || v; v /= 10) digits[nd++] = static_cast<char>('0' + v % 10);
