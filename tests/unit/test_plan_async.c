@@ -25,6 +25,17 @@
 
 #include "support/plugin_dir.h"
 
+static sy_router *router_from(const char *json, int n, uint32_t io_mode) {
+    assert_true(n > 0);
+    sy_router_options o = SY_STRUCT_INIT(sy_router_options);
+    o.io_mode = io_mode;
+    sy_router *r = NULL;
+    sy_error err = SY_STRUCT_INIT(sy_error);
+    int rc = sy_router_new(json, (size_t)n, &o, &r, &err);
+    if (rc) fail_msg("%s: %s: %s", sy_status_name(rc), err.path, err.message);
+    return r;
+}
+
 static sy_router *make(const char *extra, uint32_t io_mode) {
     char buf[2048];
     int n = snprintf(buf, sizeof buf,
@@ -36,14 +47,8 @@ static sy_router *make(const char *extra, uint32_t io_mode) {
                      "[{\"type\": \"counter\", \"shard\": 87, \"node\": \"n1\"}],"
                      " \"locate\": {\"backoff_ms\": 40, \"backoff_max_ms\": 40, \"answer_timeout_ms\": 5000}}}}",
                      plugin_dir(), extra);
-    assert_true(n > 0 && (size_t)n < sizeof buf);
-    sy_router_options o = SY_STRUCT_INIT(sy_router_options);
-    o.io_mode = io_mode;
-    sy_router *r = NULL;
-    sy_error err = SY_STRUCT_INIT(sy_error);
-    int rc = sy_router_new(buf, (size_t)n, &o, &r, &err);
-    if (rc) fail_msg("%s: %s: %s", sy_status_name(rc), err.path, err.message);
-    return r;
+    assert_true((size_t)n < sizeof buf);
+    return router_from(buf, n, io_mode);
 }
 
 /* The locator: counts asks, answers from within locate when told to. */
@@ -327,14 +332,8 @@ static sy_router *make_loopback(uint32_t port) {
                      "[{\"type\": \"counter\", \"num_shards\": 100}],"
                      " \"locate\": {\"answer_timeout_ms\": 5000}}}}",
                      plugin_dir(), port);
-    assert_true(n > 0 && (size_t)n < sizeof buf);
-    sy_router_options o = SY_STRUCT_INIT(sy_router_options);
-    o.io_mode = SY_IO_CALLER;
-    sy_router *r = NULL;
-    sy_error err = SY_STRUCT_INIT(sy_error);
-    int rc = sy_router_new(buf, (size_t)n, &o, &r, &err);
-    if (rc) fail_msg("%s: %s: %s", sy_status_name(rc), err.path, err.message);
-    return r;
+    assert_true((size_t)n < sizeof buf);
+    return router_from(buf, n, SY_IO_CALLER);
 }
 
 static void *answer_later(void *arg) {
