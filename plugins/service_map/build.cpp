@@ -170,7 +170,7 @@ struct Builder {
         s.via = via;
         uint32_t i = static_cast<uint32_t>(s.hash) & st->service_mask;
         while (st->service_slots[i]) i = (i + 1) & st->service_mask;
-        st->service_slots[i] = ++st->service_count;
+        st->service_slots[i] = service_slot(s.hash, ++st->service_count);
         return true;
     }
 
@@ -273,7 +273,7 @@ struct Builder {
         st->endpoints = st->arena.array<Endpoint>(st->endpoint_cap);
         st->endpoint_slots = st->arena.array<uint32_t>(eslots);
         st->services = st->arena.array<Service>(nsvc);
-        st->service_slots = st->arena.array<uint32_t>(sslots);
+        st->service_slots = st->arena.array<uint64_t>(sslots);
         auto *all = st->arena.array<Instance>(total);
         scratch = st->arena.array<Instance>(widest);
         if (!st->endpoints || !st->endpoint_slots || !st->services || !st->service_slots || !all || !scratch)

@@ -160,8 +160,8 @@ struct State {
     uint64_t published_ns;
     Service *services;
     uint32_t service_count;
-    uint32_t service_mask; // service_slots has mask + 1 entries: index + 1, 0 empty
-    uint32_t *service_slots;
+    uint32_t service_mask; // service_slots has mask + 1 entries (service_slot), 0 empty
+    uint64_t *service_slots;
     Endpoint *endpoints;
     uint32_t endpoint_count, endpoint_cap;
     uint32_t endpoint_mask;
@@ -189,13 +189,19 @@ inline bool same_key(const Service &sv, const char *key, size_t len) {
            std::memcmp(sv.key + kKeyPrefix, key + kKeyPrefix, len - kKeyPrefix) == 0;
 }
 
+// A slot: the service's index + 1, and the top half of its hash as a tag,
+// so a probe past another service (or a miss) reads no Service line.
+inline uint64_t service_slot(uint64_t hash, uint32_t index1) { return (hash & 0xffffffff00000000ull) | index1; }
+
 inline const Service *find_service(const State *st, const char *key) {
     size_t len;
     uint64_t h = hash_str(key, &len);
+    uint64_t tag = h & 0xffffffff00000000ull;
     for (uint32_t i = static_cast<uint32_t>(h) & st->service_mask;; i = (i + 1) & st->service_mask) {
-        uint32_t s = st->service_slots[i];
+        uint64_t s = st->service_slots[i];
         if (!s) return nullptr;
-        const Service &sv = st->services[s - 1];
+        if ((s & 0xffffffff00000000ull) != tag) continue;
+        const Service &sv = st->services[static_cast<uint32_t>(s) - 1];
         if (sv.hash == h && sv.key_len == len && same_key(sv, key, len)) return &sv;
     }
 }
