@@ -26,11 +26,6 @@ const char *outcome_word(uint32_t k) {
 
 constexpr size_t kOwnAttempts = 64; // what an async connect keeps for its callback
 
-// A blocking connect whose plan is pending (shard_map asked its locator)
-// waits for it as sy_plan_init_async would: retried on every publish and
-// when the selector's hint is due, bounded by the connect deadline and
-// plan.wait_timeout_ms. It sleeps on the caller's thread, so it needs no
-// I/O engine and works in either io_mode.
 // The connect's deadline before it has a plan (hence a generation): the
 // caller's, else the current configuration's; 0: none.
 uint32_t deadline_now(Router *r, const sy_connect_options &o, uint32_t *wait_timeout_ms = nullptr) {
@@ -41,6 +36,11 @@ uint32_t deadline_now(Router *r, const sy_connect_options &o, uint32_t *wait_tim
     return d;
 }
 
+// A blocking connect whose plan is pending (shard_map asked its locator)
+// waits for it as sy_plan_init_async would: retried on every publish and
+// when the selector's hint is due, bounded by the connect deadline and
+// plan.wait_timeout_ms. It sleeps on the caller's thread, so it needs no
+// I/O engine and works in either io_mode.
 class PendingWait {
 public:
     PendingWait(Router *r, const sy_connect_options &o) : r_(r) {

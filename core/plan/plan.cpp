@@ -17,6 +17,8 @@ PlanHeader *header(sy_plan *p) { return reinterpret_cast<PlanHeader *>(p); }
 // those narrow stores, and store-to-load forwarding failed on each one (a
 // third of sy_plan_next). So the fresh target and the copy-out go field by
 // field, at the widths the plugins write, and skip the unused via entries.
+static_assert(sizeof(sy_target) == 272, "a field added to sy_target must be set in fresh_target and copied in "
+                                        "copy_target");
 inline void fresh_target(sy_target *t, uint64_t epoch) {
     t->struct_size = sizeof *t;
     t->flags = 0;

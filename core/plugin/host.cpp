@@ -1,6 +1,5 @@
 // The services table plugins reach the host through (sy_host).
 #include <cstdio>
-#include <ctime>
 
 #include "connect/connector.hpp"
 #include "hash/murmur3.hpp"

@@ -1,13 +1,12 @@
 // Router lifetime, snapshot publication, outcomes and interface lookup.
 #include "router/router.hpp"
 
-#include "plan/plan.hpp"
-
 #include <cstdarg>
 #include <cstdio>
 #include <thread>
 
 #include "connect/connector.hpp"
+#include "plan/plan.hpp"
 #include "resolve/resolver.hpp"
 #include "util/error.hpp"
 

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "common/words.hpp"
 #include "service_map/arena.hpp"
 
 namespace syp::svc {
@@ -53,36 +54,13 @@ struct ServiceMap {
 
 // ---------------------------------------------------------------- snapshot
 
-inline uint64_t load64(const char *p) {
-    uint64_t w;
-    std::memcpy(&w, p, 8);
-    return w;
-}
+using syp::load64;
 
-inline uint64_t mix(uint64_t h) {
-    h ^= h >> 32;
-    h *= 0xd6e8feb86659fd93ull;
-    return h ^ (h >> 32);
-}
-
-// A string's hash, a word at a time (keys and hosts are short, and a lookup
-// hashes one per request), and its length.
+// A string's hash and its length (keys and hosts are short, and a lookup
+// hashes one per request).
 inline uint64_t hash_str(const char *s, size_t *len) {
-    size_t n = std::strlen(s);
-    *len = n;
-    uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) h = (h ^ load64(s + i)) * 0xff51afd7ed558ccdull;
-    if (i < n) { // the last 1..7 bytes
-        uint64_t w = 0;
-        if (n >= 8) {
-            w = load64(s + n - 8) >> (8 * (8 - (n - i))); // the tail, from an overlapping word
-        } else {
-            for (size_t k = 0; k < n; k++) w |= uint64_t{static_cast<unsigned char>(s[k])} << (8 * k);
-        }
-        h = (h ^ w) * 0xff51afd7ed558ccdull;
-    }
-    return mix(h);
+    *len = std::strlen(s);
+    return syp::hash_bytes(s, *len);
 }
 
 inline uint64_t hash_endpoint(const char *host, uint32_t port) {
@@ -193,7 +171,8 @@ inline bool same_key(const Service &sv, const char *key, size_t len) {
 // so a probe past another service (or a miss) reads no Service line.
 inline uint64_t service_slot(uint64_t hash, uint32_t index1) { return (hash & 0xffffffff00000000ull) | index1; }
 
-inline const Service *find_service(const State *st, const char *key) {
+// Inlined into the lookup: it is most of it.
+[[gnu::always_inline]] inline const Service *find_service(const State *st, const char *key) {
     size_t len;
     uint64_t h = hash_str(key, &len);
     uint64_t tag = h & 0xffffffff00000000ull;

@@ -3,6 +3,7 @@
 // lookup order, skipping (when anchored) patterns whose first byte cannot
 // match the name's, and fills the cache.
 #pragma once
+#include "common/words.hpp"
 #include "static_routes/routes.hpp"
 
 #include <cstring>
@@ -42,43 +43,7 @@ struct Matches {
     uint32_t resume = kEnd;
 };
 
-inline uint64_t load64(const char *p) {
-    uint64_t w;
-    std::memcpy(&w, p, 8);
-    return w;
-}
-
-// A warm lookup hashes and compares the name on every plan: word loads,
-// the tail from an overlapping word, no library call.
-inline uint64_t name_hash(const char *s, size_t n) {
-    uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        h = (h ^ load64(s + i)) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-    }
-    uint64_t w = 0;
-    if (i < n) {
-        if (n >= 8) {
-            w = load64(s + n - 8) >> (8 * (8 - (n - i)));
-        } else {
-            for (size_t k = 0; k < n; k++) w |= uint64_t{static_cast<unsigned char>(s[k])} << (8 * k);
-        }
-    }
-    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
-    return h ^ (h >> 29);
-}
-
-inline bool same_name(const char *a, const char *b, size_t n) {
-    if (n < 8) {
-        for (size_t i = 0; i < n; i++)
-            if (a[i] != b[i]) return false;
-        return true;
-    }
-    for (size_t i = 0; i + 8 <= n; i += 8)
-        if (load64(a + i) != load64(b + i)) return false;
-    return load64(a + n - 8) == load64(b + n - 8);
-}
+inline uint64_t name_hash(const char *s, size_t n) { return syp::hash_bytes(s, n); }
 
 inline bool cache_get(const State &st, const char *name, size_t len, uint64_t hash, Matches *m) {
     if (!st.nslots || len > kCacheName) return false;
@@ -86,7 +51,7 @@ inline bool cache_get(const State &st, const char *name, size_t len, uint64_t ha
         const CacheSlot &s = st.slots[(hash + p) & (st.nslots - 1)];
         uint32_t state = s.state.load(std::memory_order_acquire);
         if (state == 0) return false;
-        if (state != 2 || s.hash != hash || s.len != len || !same_name(s.name, name, len))
+        if (state != 2 || s.hash != hash || s.len != len || !syp::same_bytes(s.name, name, len))
             continue;
         m->count = s.count;
         std::memcpy(m->idx, s.idx, sizeof m->idx);
