@@ -184,12 +184,9 @@ int service_init(ServiceMap *m, const State *st, const sy_json *service, const s
             return fail(h, err, SY_ENOROUTE, "service_filter", "none of the %u instances of '%.100s' matches", s->count,
                         key);
     }
-    // A plain load and store, not a locked add: two threads that start at
-    // the same instance now and then spread load just as well, and a locked
-    // add drains the store buffer on every plan.
-    uint64_t rot = m->rotation.load(std::memory_order_relaxed);
-    m->rotation.store(rot + 1, std::memory_order_relaxed);
-    p->rot = static_cast<uint32_t>(rot);
+    // A locked add: requests from many threads rotate exactly, as they do
+    // from one.
+    p->rot = static_cast<uint32_t>(m->rotation.fetch_add(1, std::memory_order_relaxed));
     service_phase(p, kPreferred);
     // The first target's instance: its cache line is on its way while the
     // core finishes the plan's start.
