@@ -12,6 +12,7 @@
 #include "plan/plan.hpp"
 #include "resolve/resolver.hpp"
 #include "router/router.hpp"
+#include "router/readers.hpp"
 #include "util/error.hpp"
 
 #ifndef SY_PLUGINDIR
@@ -380,6 +381,7 @@ int router_create(const char *json, size_t len, const sy_router_options *caller_
     }
     const sy_router_options *opts = &wide;
     Alloc a = Alloc::from(opts->allocator);
+    readers_init(); // before any thread can plan on this router
     Router *r = a.make<Router>(a);
     if (!r) {
         d.failed(fail(d.slot(), SY_ENOMEM, "", "out of memory"));

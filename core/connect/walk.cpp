@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "plan/plan.hpp"
+#include "router/readers.hpp"
 #include "util/error.hpp"
 #include "util/text.hpp"
 

@@ -1,6 +1,7 @@
 // Plans: lazy, in caller storage, no allocation. The selector yields one
 // target at a time; each translator rewrites it on the way out.
 #include "plan/plan.hpp"
+#include "router/readers.hpp"
 
 #include <cstring>
 

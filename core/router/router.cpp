@@ -7,6 +7,7 @@
 
 #include "connect/connector.hpp"
 #include "plan/plan.hpp"
+#include "router/readers.hpp"
 #include "resolve/resolver.hpp"
 #include "util/error.hpp"
 
@@ -40,7 +41,7 @@ struct WriteLock {
 // Frees the retired snapshots no plan uses any more (all of them when the
 // router goes away). Writers only (update_mu held), so plugins' attach and
 // detach never run concurrently. No plan can pin a retired snapshot anew, so
-// once its stripes sum to zero it stays unused.
+// once its slots sum to zero it stays unused.
 void drain_retired(Router *r, bool all) {
     Snapshot **link = &r->retired;
     while (Snapshot *s = *link) {
@@ -55,44 +56,10 @@ void drain_retired(Router *r, bool all) {
     }
 }
 
-// Which stripe this thread counts itself on.
-uint32_t stripe() {
-    static std::atomic<uint32_t> next{0};
-    static thread_local uint32_t mine __attribute__((tls_model("initial-exec"))) = UINT32_MAX;
-    if (mine == UINT32_MAX) mine = next.fetch_add(1, std::memory_order_relaxed) % kStripes;
-    return mine;
-}
-
 } // namespace
 
-// A reader counts itself in the epoch's slot, then re-reads the epoch: if a
-// writer moved on meanwhile, that writer may already have checked the slot,
-// so the reader backs out and tries again. Once the epoch is confirmed, the
-// writer of the next epoch is bound to wait for this reader before it
-// retires the snapshot the reader is about to pin.
-Snapshot *snapshot_acquire(Router *r) {
-    uint32_t k = stripe();
-    for (;;) {
-        uint64_t e = r->reader_epoch.load();
-        std::atomic<int64_t> &slot = r->readers[e & 1][k].n;
-        slot.fetch_add(1);
-        if (r->reader_epoch.load() != e) {
-            slot.fetch_sub(1);
-            continue;
-        }
-        Snapshot *s = r->current.load();
-        s->refs[k].n.fetch_add(1, std::memory_order_relaxed);
-        slot.fetch_sub(1, std::memory_order_release);
-        return s;
-    }
-}
-
-void snapshot_release(Snapshot *s) {
-    // Read before letting go: once released, a writer may free s.
-    bool retired = s->retired.load(std::memory_order_acquire);
-    Router *r = s->router;
-    s->refs[stripe()].n.fetch_sub(1, std::memory_order_release);
-    if (!retired || tl_writing) return;
+void snapshot_release_retired(Router *r) {
+    if (tl_writing) return;
     // This may have been the last plan on an old snapshot (and its
     // generation's plugins): free it now unless a writer is at work (it
     // drains after publishing).
@@ -140,11 +107,8 @@ int publish_locked(Router *r, Snapshot *s, sy_error *err) {
     }
     Snapshot *old = r->current.exchange(s);
     r->epoch.store(s->view.epoch);
-    // A reader may have loaded `old` but not yet counted itself in: wait for
-    // every reader of the previous epoch to finish its acquire.
-    uint64_t e = r->reader_epoch.fetch_add(1);
-    for (const Stripe &k : r->readers[e & 1])
-        while (k.n.load() != 0) std::this_thread::yield();
+    // A reader may have loaded `old` but not yet counted itself in.
+    readers_wait(r);
     if (old) {
         old->retired.store(true, std::memory_order_release);
         old->retired_next = r->retired;

@@ -66,9 +66,12 @@ struct Generation {
 };
 
 // A counter on a cache line of its own: threads count themselves on their
-// own stripe, so planning from many threads shares no written line. Padded
-// rather than aligned, so user allocators are never asked for more than 16.
-constexpr size_t kStripes = 16;
+// own slot (router/readers.hpp), so planning from many threads shares no
+// written line. Padded rather than aligned, so user allocators are never
+// asked for more than 16.
+constexpr size_t kOwnedSlots = 32;    // threads with counters of their own
+constexpr size_t kSharedStripes = 8;  // the others share these, with locked adds
+constexpr size_t kRefSlots = kOwnedSlots + kSharedStripes;
 struct Stripe {
     std::atomic<int64_t> n{0};
     char pad[64 - sizeof(std::atomic<int64_t>)];
@@ -76,7 +79,7 @@ struct Stripe {
 
 // One published state: topology + each chain instance's derived state.
 struct Snapshot {
-    Stripe refs[kStripes]; // plans using it; a plan may end on another stripe: only the sum counts
+    Stripe refs[kRefSlots]; // plans using it; a plan may end on another slot: only the sum counts
     Router *router = nullptr;
     Generation *gen = nullptr; // a reference: the chain plans of this snapshot use
     Topology *topo = nullptr;  // a reference: republished snapshots share it
@@ -126,10 +129,11 @@ struct Router {
     std::atomic<uint32_t> blocked{0};
 
     // Readers: acquire() never blocks. Writers: update_mu, then wait out the
-    // readers of the previous epoch before retiring its snapshot.
+    // readers that may have loaded the previous snapshot (router/readers.hpp).
     std::atomic<Snapshot *> current{nullptr};
+    Stripe windows[kOwnedSlots]; // odd while that slot's thread is pinning
     std::atomic<uint64_t> reader_epoch{0};
-    Stripe readers[2][kStripes];
+    Stripe readers[2][kSharedStripes];
     Snapshot *retired = nullptr; // writers only: snapshots plans may still use
     std::atomic<uint64_t> epoch{0};
     std::mutex update_mu;
@@ -137,8 +141,6 @@ struct Router {
     explicit Router(const Alloc &a) : alloc(a) {}
 };
 
-Snapshot *snapshot_acquire(Router *r);
-void snapshot_release(Snapshot *s);
 // Builds a snapshot over t (taking ownership) and publishes it.
 int router_publish(Router *r, Topology *t, sy_error *err);
 // Publishes a new snapshot over the current topology (plugin state changed).

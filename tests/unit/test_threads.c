@@ -220,10 +220,123 @@ static void test_routers_on_many_threads(void **state) {
     }
 }
 
+/* More planning threads than the core has slots of their own for (32), in
+ * two waves so the second reuses the slots the first handed back, while a
+ * writer keeps publishing. */
+#define WAVE_THREADS 40
+static void test_more_threads_than_slots(void **state) {
+    (void)state;
+    build_odd_json();
+    sy_allocator a = SY_STRUCT_INIT(sy_allocator);
+    a.alloc = count_alloc;
+    a.free = count_free;
+    sy_router_options o = SY_STRUCT_INIT(sy_router_options);
+    o.allocator = &a;
+    const char *dir = getenv("SY_PLUGIN_DIR");
+    char config[4096];
+    int n = snprintf(config, sizeof config,
+                     "{\"plugin_path\": [\"%s\"], \"topology\": %s,"
+                     " \"selector\": {\"plugin\": \"default_policy\", \"config\": {\"mode\": \"round_robin\"}}}",
+                     dir ? dir : "build/plugins", g_odd_json);
+    shared s;
+    memset(&s, 0, sizeof s);
+    sy_error err = SY_STRUCT_INIT(sy_error);
+    assert_int_equal(sy_router_new(config, (size_t)n, &o, &s.router, &err), SY_OK);
+    for (int wave = 0; wave < 2; wave++) {
+        atomic_store(&s.stop, 0);
+        size_t before = atomic_load(&s.plans);
+        pthread_t threads[WAVE_THREADS];
+        for (int i = 0; i < WAVE_THREADS; i++)
+            assert_int_equal(pthread_create(&threads[i], NULL, planner, &s), 0);
+        for (int u = 0; u < 60; u++) {
+            if (sy_router_epoch(s.router) & 1)
+                assert_int_equal(update_even(s.router), SY_OK);
+            else
+                assert_int_equal(
+                    sy_router_update_topology_json(s.router, g_odd_json, strlen(g_odd_json), &err), SY_OK);
+        }
+        while (atomic_load(&s.plans) < before + 4 * WAVE_THREADS) sched_yield();
+        atomic_store(&s.stop, 1);
+        for (int i = 0; i < WAVE_THREADS; i++) {
+            void *ret = NULL;
+            assert_int_equal(pthread_join(threads[i], &ret), 0);
+            assert_null(ret);
+        }
+    }
+    assert_int_equal(atomic_load(&s.mixed), 0);
+    assert_int_equal(atomic_load(&s.wrong), 0);
+    sy_router_free(s.router);
+    assert_int_equal(atomic_load(&g_live_bytes), 0);
+}
+
+/* A plan begun on one thread and ended on another: when it was the last
+ * use of a replaced snapshot, that snapshot goes at once, not at the next
+ * publish or when the router is freed. */
+typedef struct handoff {
+    sy_plan *plan;
+    size_t live_after;
+} handoff;
+
+static void *release_elsewhere(void *arg) {
+    handoff *h = arg;
+    sy_plan_release(h->plan);
+    h->live_after = atomic_load(&g_live_bytes);
+    return NULL;
+}
+
+static void test_replaced_snapshot_freed_by_last_plan(void **state) {
+    (void)state;
+    build_odd_json();
+    sy_allocator a = SY_STRUCT_INIT(sy_allocator);
+    a.alloc = count_alloc;
+    a.free = count_free;
+    sy_router_options o = SY_STRUCT_INIT(sy_router_options);
+    o.allocator = &a;
+    const char *dir = getenv("SY_PLUGIN_DIR");
+    char config[4096];
+    int n = snprintf(config, sizeof config,
+                     "{\"plugin_path\": [\"%s\"], \"topology\": %s,"
+                     " \"selector\": {\"plugin\": \"default_policy\", \"config\": {\"mode\": \"round_robin\"}}}",
+                     dir ? dir : "build/plugins", g_odd_json);
+    size_t base = atomic_load(&g_live_bytes);
+    sy_router *r = NULL;
+    sy_error err = SY_STRUCT_INIT(sy_error);
+    assert_int_equal(sy_router_new(config, (size_t)n, &o, &r, &err), SY_OK);
+    sy_request *q = NULL;
+    assert_int_equal(sy_request_new(r, &q, &err), SY_OK);
+    /* one more publish of the same topology: the steady footprint */
+    assert_int_equal(sy_router_update_topology_json(r, g_odd_json, strlen(g_odd_json), &err), SY_OK);
+    size_t steady = atomic_load(&g_live_bytes);
+
+    sy_plan_storage st;
+    handoff h = {0};
+    assert_int_equal(sy_plan_init(r, q, &st, sizeof st, &h.plan, &err), SY_OK);
+    sy_target t = SY_STRUCT_INIT(sy_target);
+    assert_int_equal(sy_plan_next(h.plan, &t), 1);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(sy_router_update_topology_json(r, g_odd_json, strlen(g_odd_json), &err), SY_OK);
+    /* the plan pins the snapshot it began on; the four between went at once */
+    size_t pinned = atomic_load(&g_live_bytes);
+    assert_true(pinned > steady);
+    assert_int_equal(sy_plan_next(h.plan, &t), 1); /* still whole */
+    assert_non_null(t.host);
+
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, release_elsewhere, &h), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(h.live_after, steady);
+
+    sy_request_free(q);
+    sy_router_free(r);
+    assert_int_equal(atomic_load(&g_live_bytes), base);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plans_while_topology_changes),
         cmocka_unit_test(test_routers_on_many_threads),
+        cmocka_unit_test(test_more_threads_than_slots),
+        cmocka_unit_test(test_replaced_snapshot_freed_by_last_plan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
