@@ -10,10 +10,15 @@
 //    arena being warm, makes no allocation;
 //  - with an allocation failure injected (for some inputs) the answer is
 //    the same, or a Memory Error;
+//  - with every chain it can bound to its value in the context (bind_paths,
+//    kriti/bind_context.hpp), evaluating from slots — and again without
+//    them when a required bound value was absent — gives the same answer
+//    (up to Limit Errors: a bound chain costs fewer work units);
 //  - nothing stays allocated.
 #include <cstdint>
 #include <cstring>
 
+#include "kriti/bind_context.hpp"
 #include "kriti_fuzz.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -102,6 +107,38 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             kfuzz::invariant("an allocation failure gave %s: %s", kriti::error_code_name(err3.code), err3.message);
         kfuzz::check_error("eval with a failed allocation", err3, false);
     }
+    // the same template with its chains bound to slots
+    kriti::Program *bound = nullptr;
+    kriti::Error berr;
+    kfuzz::reset(0);
+    if (!kriti::compile(in, tmpl_len, limits, kfuzz::allocator(), &bound, &berr))
+        kfuzz::invariant("a second compile failed: %s", berr.message);
+    kriti::ContextBinder binder(context);
+    if (!kriti::bind_paths(bound, kriti::ContextBinder::bind, &binder)) kfuzz::invariant("bind_paths failed");
+    {
+        kriti::Arena arena(kfuzz::allocator(), stack, sizeof stack);
+        kriti::Arena ref_arena(kfuzz::allocator());
+        kriti::Value want, got;
+        kriti::Error e1, e2;
+        bool ok1 = kriti::eval(prog, &b, 1, kriti::builtins(), ref_arena, limits, &want, &e1);
+        kriti::Slots slots{binder.values};
+        bool ok2 = kriti::eval(bound, &b, 1, kriti::builtins(), arena, limits, &got, &e2, &slots);
+        if (!ok2 && slots.missed) {
+            arena.reset();
+            ok2 = kriti::eval(bound, &b, 1, kriti::builtins(), arena, limits, &got, &e2);
+        }
+        bool limited = (!ok1 && e1.code == kriti::ErrorCode::LimitError) ||
+                       (!ok2 && e2.code == kriti::ErrorCode::LimitError);
+        if (!limited) {
+            if (ok1 != ok2)
+                kfuzz::invariant("bound chains: %s where lookups %s", ok2 ? "a value" : e2.message,
+                                 ok1 ? "give a value" : e1.message);
+            if (ok1 && !kriti::equal(want, got)) kfuzz::invariant("bound chains give another value");
+            if (!ok1 && !same_error(e1, e2))
+                kfuzz::invariant("bound chains give another error: %s, not %s", e2.message, e1.message);
+        }
+    }
+    kriti::program_free(bound);
     ctx_arena.release();
     kriti::program_free(prog);
     kfuzz::check_no_leak("compile + eval");

@@ -245,22 +245,80 @@ void check_path(const kriti::PathStep *steps, size_t n, const kriti::Span &span,
                   steps[1].key);
 }
 
-// Which request maps the template can read: building a map lowercases and
-// de-duplicates its names, the larger part of a request's cost, so a map no
-// path reaches is only checked. Anything read through `$` whole or a
-// computed key counts as both.
-void note_use(const kriti::PathStep *steps, size_t n, const kriti::Span &, void *ud) {
-    auto *u = static_cast<ContextUse *>(ud);
-    auto is = [&](size_t i, const char *s) {
-        return steps[i].key_len == std::strlen(s) && std::memcmp(steps[i].key, s, steps[i].key_len) == 0;
-    };
-    if (n == 0 || (n == 1 && is(0, "request"))) {
-        u->headers = u->session = true;
-        return;
+// What the template reads from a request. Chains the request or the config
+// answers directly (`$.request.headers?['x']`, `$.request.query.
+// operation_type`, `$.primary`, `$.connection_set.a`) are bound to slots:
+// the request's values are picked out while it is scanned. Building a map
+// lowercases and de-duplicates every name, the larger part of a request's
+// cost, so a map is built only when some unbound lookup can reach it (or
+// `$` is used whole, or through a computed key).
+struct Binder {
+    const Instance *in;
+    ContextUse *use;
+};
+
+bool key_is(const kriti::PathStep &st, const char *s) {
+    return st.key_len == std::strlen(s) && std::memcmp(st.key, s, st.key_len) == 0;
+}
+
+int32_t slot_for(ContextUse &u, SlotKind kind, const kriti::PathStep *name, const kriti::Value *constant) {
+    for (uint32_t i = 0; i < u.slot_count; i++) {
+        const SlotSpec &sp = u.slots[i];
+        if (sp.kind != kind || sp.constant != constant) continue;
+        if (!name || (sp.len == name->key_len && std::memcmp(sp.name, name->key, sp.len) == 0))
+            return static_cast<int32_t>(i);
     }
-    if (!is(0, "request")) return;
-    if (is(1, "headers")) u->headers = true;
-    if (is(1, "session")) u->session = true;
+    if (u.slot_count == kMaxSlots) return -1;
+    SlotSpec &sp = u.slots[u.slot_count];
+    sp.kind = kind;
+    sp.constant = constant;
+    if (name) {
+        sp.name = name->key;
+        sp.len = name->key_len;
+    }
+    if (kind == SlotKind::Header) u.header_slots++;
+    if (kind == SlotKind::Session) u.session_slots++;
+    return static_cast<int32_t>(u.slot_count++);
+}
+
+int32_t bound_slot(const Instance *in, ContextUse &u, const kriti::PathStep *st, size_t n) {
+    const kriti::Member *fixed = in->fixed;
+    if (n == 1)
+        for (uint32_t i = 0; i < 4; i++)
+            if (key_is(st[0], fixed[i].key)) return slot_for(u, SlotKind::Constant, nullptr, &fixed[i].value);
+    if (n == 2 && key_is(st[0], "connection_set")) {
+        const kriti::Value &set = fixed[3].value;
+        for (uint32_t i = 0; i < set.len; i++)
+            if (st[1].key_len == set.members[i].key_len &&
+                std::memcmp(st[1].key, set.members[i].key, st[1].key_len) == 0)
+                return slot_for(u, SlotKind::Constant, nullptr, &set.members[i].value);
+        return -1;
+    }
+    if (n != 3 || !key_is(st[0], "request")) return -1;
+    if (key_is(st[1], "headers")) return slot_for(u, SlotKind::Header, &st[2], nullptr);
+    if (key_is(st[1], "session")) return slot_for(u, SlotKind::Session, &st[2], nullptr);
+    if (key_is(st[1], "query") && key_is(st[2], "operation_type"))
+        return slot_for(u, SlotKind::OperationType, nullptr, nullptr);
+    if (key_is(st[1], "query") && key_is(st[2], "operation_name"))
+        return slot_for(u, SlotKind::OperationName, nullptr, nullptr);
+    return -1;
+}
+
+int32_t bind_path(const kriti::PathStep *steps, size_t n, bool bindable, void *ud) {
+    auto *b = static_cast<Binder *>(ud);
+    ContextUse &u = *b->use;
+    if (bindable) {
+        int32_t slot = bound_slot(b->in, u, steps, n);
+        if (slot >= 0) return slot;
+    }
+    // left a lookup on `$`: which maps it can reach
+    if (n == 0 || (n == 1 && key_is(steps[0], "request"))) {
+        u.headers = u.session = true;
+    } else if (key_is(steps[0], "request")) {
+        if (key_is(steps[1], "headers")) u.headers = true;
+        if (key_is(steps[1], "session")) u.session = true;
+    }
+    return -1;
 }
 
 } // namespace
@@ -274,8 +332,10 @@ int template_compile(const Instance *in, const char *src, size_t len, const char
                    "%s at line %u, columns %u-%u: %s", kriti::error_code_name(ke.code), ke.span.start_line,
                    ke.span.start_col, ke.span.end_col, ke.message);
     PathCheck pc{in};
-    ContextUse u{false, false};
-    if (!kriti::for_each_path(*out, check_path, &pc) || !kriti::for_each_path(*out, note_use, &u)) {
+    ContextUse u;
+    u.headers = u.session = false;
+    Binder binder{in, &u};
+    if (!kriti::for_each_path(*out, check_path, &pc) || (pc.rc == SY_OK && !kriti::bind_paths(*out, bind_path, &binder))) {
         pc.rc = SY_ENOMEM;
         std::snprintf(pc.message, sizeof pc.message, "out of memory");
     }

@@ -56,18 +56,65 @@ bool lowered(const char *name, size_t n, char *dst) {
     return any != 0;
 }
 
-// {name: string} with names lowercased (headers, session).
-int string_map(const sy_host *h, const sy_json *obj, const char *what, kriti::Arena &a, kriti::Value *out,
-               sy_error *err) {
-    size_t n = h->json_count(obj);
-    auto *m = n ? static_cast<kriti::Member *>(a.alloc(n * sizeof(kriti::Member), alignof(kriti::Member))) : nullptr;
-    if (n && !m) return syp::fail(h, err, SY_ENOMEM, "context", "out of memory");
+// The name, lowercased, equals want (as the template spells it: a want
+// with a capital never matches, as in Hasura's lowercased maps).
+bool same_lowered(const char *name, const char *want, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w, x;
+        std::memcpy(&w, name + i, 8);
+        std::memcpy(&x, want + i, 8);
+        if ((w | upper_bytes(w) >> 2) != x) return false;
+    }
+    for (; i < n; i++) {
+        char c = name[i];
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c | 0x20);
+        if (c != want[i]) return false;
+    }
+    return true;
+}
+
+// Values bound chains read, filled while the request is scanned.
+struct SlotValues {
+    const kriti::Value *ptr[kMaxSlots];
+    union Storage { // written before read: no constructor to run per request
+        kriti::Value v;
+        Storage() {}
+    } val[kMaxSlots];
+    void set(uint32_t i, const char *s) {
+        val[i].v = kriti::Value::string(s, static_cast<uint32_t>(std::strlen(s)));
+        ptr[i] = &val[i].v;
+    }
+};
+
+// A {name: string} map of the context (headers, session): every value is
+// checked to be a string; the bound slots of `kind` take the value of the
+// name they ask for (the last spelling of it wins, as in Hasura's map); and
+// when `map` is given, the map is built with names lowercased.
+int scan_map(const sy_host *h, const sy_json *obj, const char *what, const ContextUse &use, SlotKind kind,
+             uint32_t kind_slots, SlotValues &sv, kriti::Arena &a, kriti::Value *map, sy_error *err) {
+    kriti::Member *m = nullptr;
+    if (map) {
+        size_t n = h->json_count(obj);
+        m = n ? static_cast<kriti::Member *>(a.alloc(n * sizeof(kriti::Member), alignof(kriti::Member))) : nullptr;
+        if (n && !m) return syp::fail(h, err, SY_ENOMEM, "context", "out of memory");
+    }
     uint32_t k = 0;
     for (const sy_json *v = h->json_first(obj); v; v = h->json_next(v)) {
-        const char *key = h->json_key(v);
         const char *s = h->json_string(v);
-        if (!s) return syp::fail(h, err, SY_EREQUEST, "context", "context.%s[\"%.100s\"]: expected a string", what, key);
+        if (!s)
+            return syp::fail(h, err, SY_EREQUEST, "context", "context.%s[\"%.100s\"]: expected a string", what,
+                             h->json_key(v));
+        if (!map && !kind_slots) continue;
+        const char *key = h->json_key(v);
         size_t kl = std::strlen(key);
+        for (uint32_t i = 0, seen = 0; seen < kind_slots; i++) {
+            const SlotSpec &sp = use.slots[i];
+            if (sp.kind != kind) continue;
+            seen++;
+            if (sp.len == kl && same_lowered(key, sp.name, kl)) sv.set(i, s);
+        }
+        if (!map) continue;
         // A name without capitals (HTTP/2 names, most session keys) is used
         // as the request has it; only a lowercased one goes to the arena.
         char tmp[128];
@@ -90,17 +137,14 @@ int string_map(const sy_host *h, const sy_json *obj, const char *what, kriti::Ar
                               kriti::Value::string(s, static_cast<uint32_t>(std::strlen(s)))};
         if (at == k) k++;
     }
-    *out = kriti::Value::object(m, k);
+    if (map) *map = kriti::Value::object(m, k);
     return SY_OK;
 }
 
-// A map the template cannot read: only checked, as string_map would.
-int check_strings(const sy_host *h, const sy_json *obj, const char *what, sy_error *err) {
-    for (const sy_json *v = h->json_first(obj); v; v = h->json_next(v))
-        if (h->json_type(v) != SY_JSON_STRING)
-            return syp::fail(h, err, SY_EREQUEST, "context", "context.%s[\"%.100s\"]: expected a string", what,
-                             h->json_key(v));
-    return SY_OK;
+// s (n bytes) is exactly lit: a fixed-size compare the compiler does in
+// registers.
+template <size_t N> inline bool text_is(const char *s, size_t n, const char (&lit)[N]) {
+    return n == N - 1 && std::memcmp(s, lit, N - 1) == 0;
 }
 
 int operation(const sy_host *h, const sy_json *query, kriti::Arena &a, kriti::Value *out, Operation *op,
@@ -112,19 +156,20 @@ int operation(const sy_host *h, const sy_json *query, kriti::Arena &a, kriti::Va
     for (const sy_json *v = h->json_first(query); v; v = h->json_next(v)) {
         const char *key = h->json_key(v);
         const char *s = h->json_string(v);
-        if (!std::strcmp(key, "operation_type") && !seen_type) {
+        size_t kl = std::strlen(key), n = s ? std::strlen(s) : 0;
+        if (text_is(key, kl, "operation_type") && !seen_type) {
             seen_type = true;
-            if (s && !std::strcmp(s, "query")) *op = Operation::Query;
-            else if (s && !std::strcmp(s, "mutation")) *op = Operation::Mutation;
-            else if (s && !std::strcmp(s, "subscription")) *op = Operation::Subscription;
+            if (s && text_is(s, n, "query")) *op = Operation::Query;
+            else if (s && text_is(s, n, "mutation")) *op = Operation::Mutation;
+            else if (s && text_is(s, n, "subscription")) *op = Operation::Subscription;
             else
                 return syp::fail(h, err, SY_EREQUEST, "context.query.operation_type",
                             "operation type can only be one of the following: query, mutation or subscription");
-            m[k++] = kriti::Member{"operation_type", 14, kriti::Value::string(s, static_cast<uint32_t>(std::strlen(s)))};
-        } else if (!std::strcmp(key, "operation_name") && !seen_name) {
+            m[k++] = kriti::Member{"operation_type", 14, kriti::Value::string(s, static_cast<uint32_t>(n))};
+        } else if (text_is(key, kl, "operation_name") && !seen_name) {
             seen_name = true;
             if (!s) return syp::fail(h, err, SY_EREQUEST, "context.query.operation_name", "expected a string");
-            m[k++] = kriti::Member{"operation_name", 14, kriti::Value::string(s, static_cast<uint32_t>(std::strlen(s)))};
+            m[k++] = kriti::Member{"operation_name", 14, kriti::Value::string(s, static_cast<uint32_t>(n))};
         } else {
             return syp::fail(h, err, SY_EREQUEST, "context.query", "context.query.%.100s: unknown or repeated key", key);
         }
@@ -153,6 +198,58 @@ bool bypassed(const Instance *in, const kriti::Value &headers, const kriti::Valu
     return false;
 }
 
+// The request's part of `$`, as scanning its context gave it.
+struct RequestContext {
+    kriti::Value headers = kriti::Value::object(nullptr, 0);
+    kriti::Value session = kriti::Value::object(nullptr, 0);
+    kriti::Value query;
+    bool has_query = false;
+};
+
+// Checks the request's context, fills the bound slots from it and builds
+// the maps asked for.
+int scan_context(const sy_host *h, const ContextUse &use, const sy_json *context, bool headers_map,
+                 bool session_map, SlotValues &sv, kriti::Arena &arena, RequestContext *rc_out, Operation *op,
+                 sy_error *err) {
+    RequestContext &cx = *rc_out;
+    // the core checked the context's shape: {"headers", "session", "query"} objects
+    for (const sy_json *m = context ? h->json_first(context) : nullptr; m; m = h->json_next(m)) {
+        const char *key = h->json_key(m);
+        int rc = SY_OK;
+        if (key[0] == 'h') {
+            rc = scan_map(h, m, "headers", use, SlotKind::Header, use.header_slots, sv, arena,
+                          headers_map ? &cx.headers : nullptr, err);
+        } else if (key[0] == 's') {
+            rc = scan_map(h, m, "session", use, SlotKind::Session, use.session_slots, sv, arena,
+                          session_map ? &cx.session : nullptr, err);
+        } else if (key[0] == 'q') {
+            rc = operation(h, m, arena, &cx.query, op, err);
+            cx.has_query = true;
+            for (uint32_t i = 0; rc == SY_OK && i < use.slot_count; i++) {
+                SlotKind k = use.slots[i].kind;
+                if (k == SlotKind::OperationType) sv.ptr[i] = kriti::find_member(cx.query, "operation_type", 14);
+                if (k == SlotKind::OperationName) sv.ptr[i] = kriti::find_member(cx.query, "operation_name", 14);
+            }
+        }
+        if (rc) return rc;
+    }
+    return SY_OK;
+}
+
+// `$`: the request's part, then the config's constants.
+int dollar(const Instance *in, const RequestContext &cx, kriti::Arena &arena, kriti::Binding *b, sy_error *err) {
+    auto *req = static_cast<kriti::Member *>(arena.alloc(3 * sizeof(kriti::Member), alignof(kriti::Member)));
+    auto *top = static_cast<kriti::Member *>(arena.alloc(5 * sizeof(kriti::Member), alignof(kriti::Member)));
+    if (!req || !top) return syp::fail(in->host, err, SY_ENOMEM, "context", "out of memory");
+    req[0] = kriti::Member{"headers", 7, cx.headers};
+    req[1] = kriti::Member{"session", 7, cx.session};
+    if (cx.has_query) req[2] = kriti::Member{"query", 5, cx.query};
+    top[0] = kriti::Member{"request", 7, kriti::Value::object(req, cx.has_query ? 3 : 2)};
+    std::memcpy(top + 1, in->fixed, 4 * sizeof(kriti::Member));
+    *b = kriti::Binding{"$", 1, kriti::Value::object(top, 5)};
+    return SY_OK;
+}
+
 } // namespace
 
 int resolve(const Instance *in, const kriti::Program *program, const ContextUse &use, const sy_json *context,
@@ -162,42 +259,44 @@ int resolve(const Instance *in, const kriti::Program *program, const ContextUse 
     *d = Decision{};
     bool want_headers = use.headers, want_session = use.session;
     for (uint32_t i = 0; i < c.bypass_count; i++) (c.bypass[i].session ? want_session : want_headers) = true;
-    kriti::Value headers = kriti::Value::object(nullptr, 0), session = headers, query;
-    bool has_query = false;
-    // the core checked the context's shape: {"headers", "session", "query"} objects
-    for (const sy_json *m = context ? h->json_first(context) : nullptr; m; m = h->json_next(m)) {
-        const char *key = h->json_key(m);
-        int rc = SY_OK;
-        if (key[0] == 'h')
-            rc = want_headers ? string_map(h, m, "headers", arena, &headers, err) : check_strings(h, m, "headers", err);
-        else if (key[0] == 's')
-            rc = want_session ? string_map(h, m, "session", arena, &session, err) : check_strings(h, m, "session", err);
-        else if (key[0] == 'q') {
-            rc = operation(h, m, arena, &query, &d->op, err);
-            has_query = true;
-        }
-        if (rc) return rc;
-    }
-    if (bypassed(in, headers, session)) {
+    SlotValues sv;
+    for (uint32_t i = 0; i < use.slot_count; i++) sv.ptr[i] = use.slots[i].constant;
+    RequestContext cx;
+    if (int rc = scan_context(h, use, context, want_headers, want_session, sv, arena, &cx, &d->op, err)) return rc;
+    if (bypassed(in, cx.headers, cx.session)) {
         *result = kriti::Value::string("PRIMARY", 7);
         return SY_OK;
     }
-    auto *req = static_cast<kriti::Member *>(arena.alloc(3 * sizeof(kriti::Member), alignof(kriti::Member)));
-    auto *top = static_cast<kriti::Member *>(arena.alloc(5 * sizeof(kriti::Member), alignof(kriti::Member)));
-    if (!req || !top) return syp::fail(h, err, SY_ENOMEM, "context", "out of memory");
-    req[0] = kriti::Member{"headers", 7, headers};
-    req[1] = kriti::Member{"session", 7, session};
-    if (has_query) req[2] = kriti::Member{"query", 5, query};
-    top[0] = kriti::Member{"request", 7, kriti::Value::object(req, has_query ? 3 : 2)};
-    std::memcpy(top + 1, in->fixed, 4 * sizeof(kriti::Member));
-    kriti::Binding b{"$", 1, kriti::Value::object(top, 5)};
+    kriti::Binding b;
+    if (int rc = dollar(in, cx, arena, &b, err)) return rc;
+    const kriti::FunctionTable *fns = c.functions ? kriti::builtins() : nullptr;
     kriti::Error ke;
-    if (!kriti::eval(program, &b, 1, c.functions ? kriti::builtins() : nullptr, arena, in->limits, result, &ke))
+    kriti::Slots slots{sv.ptr};
+    bool ok = kriti::eval(program, &b, 1, fns, arena, in->limits, result, &ke, use.slot_count ? &slots : nullptr);
+    if (!ok && slots.missed) {
+        // A required bound chain found nothing: the lookup's own error (or
+        // what an enclosing `?` makes of it) comes from `$` built whole.
+        if (!want_headers || !want_session) {
+            cx = RequestContext{};
+            Operation op;
+            if (int rc = scan_context(h, use, context, true, true, sv, arena, &cx, &op, err)) return rc;
+            if (int rc = dollar(in, cx, arena, &b, err)) return rc;
+        }
+        ok = kriti::eval(program, &b, 1, fns, arena, in->limits, result, &ke);
+    }
+    if (!ok)
         return syp::fail(h, err, ke.code == kriti::ErrorCode::MemoryError ? SY_ENOMEM : SY_EREQUEST, "context",
                     "template: %s at line %u, columns %u-%u: %s", kriti::error_code_name(ke.code),
                     ke.span.start_line, ke.span.start_col, ke.span.end_col, ke.message);
     const kriti::Value &v = *result;
-    if (str_is(v, "PRIMARY")) {
+    const kriti::Value &set = in->fixed[3].value;
+    int32_t constant_member = -1; // the template yielded a member's constant itself
+    for (uint32_t i = 0; v.type == kriti::Type::Object && i < set.len; i++)
+        if (v.members == set.members[i].value.members) constant_member = static_cast<int32_t>(i);
+    if (constant_member >= 0) {
+        d->routing_to = RoutingTo::ConnectionSet;
+        d->member = constant_member;
+    } else if (str_is(v, "PRIMARY")) {
         d->routing_to = RoutingTo::Primary;
     } else if (str_is(v, "DEFAULT")) {
         d->routing_to = RoutingTo::Default;

@@ -29,10 +29,26 @@ struct Bypass {
     char *equals = nullptr;
 };
 
-// The request maps a template can read (template_compile finds them).
+// A value a compiled template reads through a bound chain (kriti's
+// bind_paths): a constant of `$`, or one taken from the request as it is
+// scanned, so no header or session map need be built for it.
+enum class SlotKind : uint8_t { Constant, Header, Session, OperationType, OperationName };
+struct SlotSpec {
+    SlotKind kind = SlotKind::Constant;
+    const char *name = nullptr; // Header, Session: as the template spells it (points into the program)
+    uint32_t len = 0;
+    const kriti::Value *constant = nullptr;
+};
+constexpr uint32_t kMaxSlots = 32; // more distinct chains stay lookups on `$`
+
+// What a compiled template reads from a request (template_compile finds
+// it): the maps some unbound lookup can reach, and the bound values.
 struct ContextUse {
     bool headers = true;
     bool session = true;
+    uint32_t slot_count = 0;
+    uint32_t header_slots = 0, session_slots = 0;
+    SlotSpec slots[kMaxSlots];
 };
 
 struct Config {

@@ -17,6 +17,7 @@ extern "C" {
 #include <cstring>
 #include <string_view>
 
+#include "kriti/bind_context.hpp"
 #include "kriti/kriti.hpp"
 
 namespace {
@@ -681,6 +682,106 @@ void test_paths_analysis(void **) {
     kriti::program_free(prog);
 }
 
+// ---------------------------------------------------------------- bound paths
+
+// One template on one input, evaluated with lookups and with its chains
+// bound to slots: both must give the same value or the same error.
+struct Both {
+    Json in;
+    kriti::Program *plain = nullptr, *bound = nullptr;
+    kriti::ContextBinder binder;
+    bool decision_alone = false; // the bound form ran in a budget of one work unit
+    Both(const char *tmpl, const char *input) : in(input), binder(in.value) {
+        kriti::Error err;
+        if (!kriti::compile(tmpl, std::strlen(tmpl), kriti::Limits{}, kriti::default_allocator(), &plain, &err)) {
+            std::fprintf(stderr, "template %s: %s\n", tmpl, err.message);
+            fail();
+        }
+        assert_true(kriti::compile(tmpl, std::strlen(tmpl), kriti::Limits{}, kriti::default_allocator(), &bound, &err));
+        assert_true(kriti::bind_paths(bound, kriti::ContextBinder::bind, &binder));
+    }
+    ~Both() {
+        kriti::program_free(plain);
+        kriti::program_free(bound);
+    }
+    // false when the bound run needed the lookups (a required value absent)
+    bool check(const char *tmpl) {
+        kriti::Binding b{"$", 1, in.value};
+        alignas(16) char s1[4096], s2[4096];
+        kriti::Arena a1(kriti::default_allocator(), s1, sizeof s1), a2(kriti::default_allocator(), s2, sizeof s2);
+        kriti::Value want, got;
+        kriti::Error e1, e2;
+        bool ok1 = kriti::eval(plain, &b, 1, kriti::builtins(), a1, kriti::Limits{}, &want, &e1);
+        kriti::Slots slots{binder.values};
+        bool ok2 = kriti::eval(bound, &b, 1, kriti::builtins(), a2, kriti::Limits{}, &got, &e2, &slots);
+        bool missed = !ok2 && slots.missed;
+        if (missed) ok2 = kriti::eval(bound, &b, 1, kriti::builtins(), a2, kriti::Limits{}, &got, &e2);
+        if (ok1 != ok2 || (ok1 && !kriti::equal(want, got)) ||
+            (!ok1 && (e1.code != e2.code || std::strcmp(e1.message, e2.message) != 0))) {
+            std::fprintf(stderr, "template %s: lookups %s, bound %s\n", tmpl, ok1 ? "ok" : e1.message,
+                         ok2 ? "ok" : e2.message);
+            if (ok1) print_json("lookups", want);
+            if (ok2) print_json("bound", got);
+            fail();
+        }
+        kriti::Limits one;
+        one.max_eval_steps = 1;
+        kriti::Slots again{binder.values};
+        kriti::Value v;
+        decision_alone = kriti::eval(bound, &b, 1, kriti::builtins(), a2, one, &v, &e2, &again);
+        return !missed;
+    }
+};
+
+void test_bound_paths(void **) {
+    const char *ctx = "{\"request\": {\"headers\": {\"x-a\": \"1\", \"n\": \"5\"}, \"query\": {\"t\": \"query\"}},"
+                      " \"primary\": \"PRIMARY\", \"set\": {\"a\": {\"type\": \"connection_set\", \"name\": \"a\"}},"
+                      " \"s\": \"text\", \"xs\": [1, 2], \"nul\": null}";
+    struct Case {
+        const char *tmpl;
+        bool needs_lookups; // a required bound value is absent
+        bool decision;      // evaluated from the slots alone
+    } cases[] = {
+        {"{{ if ($.request.query.t == \"query\") && ($.request.headers?['x-a'] == \"1\") }} $.primary {{ else }} $.set.a {{ end }}",
+         false, true},
+        {"{{ if $.request.headers?['x-b'] == \"1\" }} $.primary {{ elif $.request.headers?.n >= \"5\" }} $.set.a {{ else }} \"no\" {{ end }}",
+         false, true},
+        {"{{ if $.request.headers['x-b'] == \"1\" }} $.primary {{ else }} $.set.a {{ end }}", true, false},
+        {"{{ if $?.missing.deeper != null }} 1 {{ else }} $.request.headers?['x-b'] {{ end }}", false, true},
+        {"{{ if true || ($.absent == 1) }} 1 {{ else }} 2 {{ end }}", true, false},
+        {"$.request.headers.n", false, true},
+        {"$.absent", true, false},
+        {"$?.absent", false, true},
+        {"$.s.x", false, false},             // a Type Error: not bound (a non-object on the way)
+        {"$.s?.x", false, false},            // also a Type Error upstream, not null
+        {"$.xs?.a", false, false},           // null through `?` on an array: left a lookup
+        {"$.nul?.a", false, false},          // null
+        {"$.s?", false, false},              // `?` on a string: a Type Error, so never bound
+        {"$?.request?.headers.n", false, false}, // a `?` inside the chain: left a lookup
+        {"$.request?.headers.n", false, true},
+        {"$.request?.absent.n", false, true},
+        {"{{ range _, x := $.xs }} \"{{ $.request.headers.n }}-{{ x }}\" {{ end }}", false, false},
+        {"{{ range _, $ := $.xs }} {{ $ }} {{ end }}", false, false}, // `$` rebound: not bound inside
+        {"\"{{ $.request.query.t }}:{{ $.set.a.name }}\"", false, false},
+        {"{{ if $.request.query.t }} 1 {{ else }} 2 {{ end }}", false, false}, // a Type Error: not a decision
+    };
+    for (const Case &c : cases) {
+        Both both(c.tmpl, ctx);
+        bool complete = both.check(c.tmpl);
+        if (complete == c.needs_lookups || both.decision_alone != c.decision) {
+            std::fprintf(stderr, "template %s: needs lookups %d, decision %d\n", c.tmpl, !complete,
+                         both.decision_alone);
+            fail();
+        }
+    }
+    // for_each_path still reports bound chains
+    Both both("{{ if $.request.query.t == \"q\" }} $.set.a {{ else }} $.primary {{ end }}", ctx);
+    Paths p;
+    assert_true(kriti::for_each_path(both.bound, collect, &p));
+    assert_int_equal(p.n, 3);
+    assert_string_equal(p.lines[1], "set.a @0:35-42");
+}
+
 // ---------------------------------------------------------------- memory
 
 void test_allocations(void **) {
@@ -798,6 +899,7 @@ int main(void) {
         cmocka_unit_test(test_json_text),
         cmocka_unit_test(test_error_json),
         cmocka_unit_test(test_paths_analysis),
+        cmocka_unit_test(test_bound_paths),
         cmocka_unit_test(test_allocations),
         cmocka_unit_test(test_allocation_failures),
     };

@@ -263,6 +263,45 @@ static void test_names_lowercased_exactly(void **state) {
     sy_router_free(r);
 }
 
+/* Lookups the plugin answers from the request while it scans it (bound
+ * chains) mean exactly what the lookups on Hasura's context mean: names as
+ * lowercased, the last of two spellings, a template key with a capital
+ * never found, and a required value that is absent failing with the
+ * lookup's own error. */
+static void test_bound_values_as_lookups(void **state) {
+    (void)state;
+    sy_router *r = must("{{ if $.request.headers?['x-t'] == \\\"a\\\" }} {{$.connection_set.tenant_a}} "
+                        "{{ elif $.request.headers?['X-T'] == \\\"a\\\" }} {{$.primary}} "
+                        "{{ elif $.request.session?['x-hasura-role'] == \\\"b\\\" }} {{$.connection_set.tenant_b}} "
+                        "{{ else }} {{$.primary}} {{ end }}",
+                        NULL);
+    expect_plan(r, CTX("{\"X-T\": \"a\"}", "{}", "query"), "tenant_a");
+    expect_plan(r, CTX("{\"x-t\": \"b\", \"X-t\": \"a\"}", "{}", "query"), "tenant_a");
+    expect_plan(r, CTX("{\"x-t\": \"a\", \"X-t\": \"b\"}", "{\"X-Hasura-Role\": \"b\"}", "query"), "tenant_b");
+    expect_plan(r, CTX("{\"x-tt\": \"a\", \"x-\": \"a\"}", "{\"x-hasura-rol\": \"b\"}", "query"), "primary");
+    sy_router_free(r);
+
+    r = must("{{ if $.request.headers['x-tenant'] == \\\"a\\\" }} {{$.connection_set.tenant_a}} "
+             "{{ else }} {{$.connection_set.tenant_b}} {{ end }}",
+             NULL);
+    expect_plan(r, CTX("{\"X-Tenant\": \"a\"}", "{}", "query"), "tenant_a");
+    expect_plan(r, CTX("{\"x-tenant\": \"c\"}", "{}", "query"), "tenant_b");
+    char got[256];
+    sy_error err;
+    assert_int_equal(plan(r, CTX("{\"x-other\": \"a\"}", "{}", "query"), got, sizeof got, &err), SY_EREQUEST);
+    if (!strstr(err.message, "Attribute Error") || !strstr(err.message, "'Object' has no attritubte 'x-tenant'."))
+        fail_msg("%s", err.message);
+    sy_router_free(r);
+
+    r = must("{{ if $.request.query.operation_type == \\\"mutation\\\" }} {{$.primary}} "
+             "{{ else }} {{$.read_replicas}} {{ end }}",
+             NULL);
+    expect_plan(r, CTX("{}", "{}", "mutation"), "primary");
+    assert_int_equal(plan(r, "{\"context\": {\"headers\": {}}}", got, sizeof got, &err), SY_EREQUEST);
+    if (!strstr(err.message, "'Object' has no attritubte 'query'.")) fail_msg("%s", err.message);
+    sy_router_free(r);
+}
+
 /* ---------------------------------------------------------------- config */
 
 static void test_config_errors(void **state) {
@@ -411,6 +450,7 @@ int main(void) {
         cmocka_unit_test(test_bypass_rule),
         cmocka_unit_test(test_maps_a_template_cannot_read),
         cmocka_unit_test(test_names_lowercased_exactly),
+        cmocka_unit_test(test_bound_values_as_lookups),
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_interface),
         cmocka_unit_test(test_plans_allocate_nothing),

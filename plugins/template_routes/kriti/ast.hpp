@@ -24,6 +24,7 @@ enum class NodeKind : uint8_t {
     Binary,
     Range,
     Call,
+    Bound,     // a Field/Optional chain the host serves from a slot (bind_paths)
 };
 
 enum class BinOp : uint8_t { Gt, Lt, Gte, Lte, NotEq, Eq, And, Or, In, Default };
@@ -80,6 +81,11 @@ struct CallData {
     Str name;
     Node *arg;
 };
+struct BoundData {
+    Node *orig;     // the chain as parsed: evaluated when no slots are given
+    uint32_t slot;
+    bool optional;  // the chain's last node is `?`: an absent value reads null
+};
 
 struct Node {
     NodeKind kind;
@@ -99,6 +105,7 @@ struct Node {
         BinaryData bin;
         RangeData range;
         CallData call;
+        BoundData bound;
     };
     Node() : kind(NodeKind::Null), op(BinOp::Eq), depth(1), count(0), num(0) {}
 };
@@ -113,6 +120,9 @@ struct Program {
     detail::Node *root = nullptr;
     const char *src = nullptr;  // a copy, in arena
     size_t src_len = 0;
+    // bind_paths() found the whole program a decision over bound values
+    // (decide.cpp): eval with slots takes that path.
+    bool decision = false;
     explicit Program(const Allocator &a) : alloc(a), arena(a) {}
 };
 

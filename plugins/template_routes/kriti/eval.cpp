@@ -33,6 +33,7 @@ struct Evaluator {
     const Binding *bindings;
     size_t binding_count;
     size_t arena_start;
+    Slots *slots = nullptr;
     uint64_t iterations = 0;
     Budget steps;
     Span call_span;  // of the running function's argument (for its errors)
@@ -342,6 +343,20 @@ struct Evaluator {
 
     bool eval_call(const Node *n, const Scope *scope, Value *out);
 
+    bool eval_bound(const Node *n, const Scope *scope, Value *out) {
+        if (!slots) return eval(n->bound.orig, scope, out);
+        if (const Value *v = slots->values[n->bound.slot]) {
+            *out = *v;
+            return true;
+        }
+        if (n->bound.optional) {
+            *out = Value::null();
+            return true;
+        }
+        slots->missed = true;
+        return fail(ErrorCode::InvalidPath, n->span, "A bound path has no value: evaluate without slots");
+    }
+
     bool eval(const Node *n, const Scope *scope, Value *out) {
         if (!charge(1, n->span)) return false;
         switch (n->kind) {
@@ -376,6 +391,7 @@ struct Evaluator {
         case NodeKind::Binary: return eval_binary(n, scope, out);
         case NodeKind::Range: return eval_range(n, scope, out);
         case NodeKind::Call: return eval_call(n, scope, out);
+        case NodeKind::Bound: return eval_bound(n, scope, out);
         }
         return fail(ErrorCode::InvalidPath, n->span, "Invalid node");
     }
@@ -435,14 +451,24 @@ bool CallContext::error(const char *fmt, ...) {
 }
 
 bool eval(const Program *program, const Binding *bindings, size_t binding_count, const FunctionTable *functions,
-          Arena &arena, const Limits &limits, Value *out, Error *err) {
+          Arena &arena, const Limits &limits, Value *out, Error *err, Slots *slots) {
     Error scratch;
     if (!err) err = &scratch;
     err->code = ErrorCode::None;
     err->message[0] = 0;
     if (!program || !program->root)
         return set_error(err, ErrorCode::InvalidPath, Span{}, "No program to evaluate");
+    if (slots) {
+        slots->missed = false;
+        if (program->decision) {
+            if (decide(program->root, *slots, out)) return true;
+            slots->missed = true;
+            return set_error(err, ErrorCode::InvalidPath, program->root->span,
+                             "A bound path has no value: evaluate without slots");
+        }
+    }
     Evaluator ev(arena, limits, err, functions, bindings, binding_count);
+    ev.slots = slots;
     Value v;
     if (!ev.eval(program->root, nullptr, &v)) return false;
     *out = v;

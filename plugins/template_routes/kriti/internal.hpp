@@ -106,4 +106,14 @@ namespace kriti::detail {
 size_t json_length(const Value &v);
 void json_emit(const Value &v, char *out);
 
+// ---------------------------------------------------------------- decisions
+
+struct Node;
+// n is an if/elif/else over comparisons of bound values and literals down
+// to bound values or literals (decide.cpp).
+bool is_decision(const Node *n);
+// Evaluates such a program from the slots; false when a required bound
+// value is absent (the general evaluator must then tell its error).
+bool decide(const Node *n, const Slots &s, Value *out);
+
 }  // namespace kriti::detail

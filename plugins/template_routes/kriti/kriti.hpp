@@ -327,9 +327,13 @@ const FunctionTable *builtins();
 // err says why and the arena holds garbage until reset(). With a caller
 // buffer large enough for the temporaries (4 KB for a typical routing
 // template) an evaluation makes no Allocator call.
+//
+// slots: values for the chains bind_paths() bound (nullptr: evaluate them
+// as lookups on `$`, which then must be bound whole). See Slots.
+struct Slots;
 bool eval(const Program *program, const Binding *bindings, size_t binding_count,
           const FunctionTable *functions, Arena &arena, const Limits &limits, Value *out,
-          Error *err);
+          Error *err, Slots *slots = nullptr);
 
 // ---------------------------------------------------------------- analysis
 
@@ -351,5 +355,34 @@ using PathCallback = void (*)(const PathStep *steps, size_t count, const Span &s
 // steps (count 0): then any part of `$` may be read.
 // Needs ~24 KB of scratch from the Program's Allocator: false if that fails.
 bool for_each_path(const Program *program, PathCallback callback, void *ud);
+
+// ---------------------------------------------------------------- bound paths
+
+// A host that builds `$` from its own data can answer the lookups it knows
+// without building it: `$.request.headers?['x-tenant']` becomes one read of
+// a slot the host filled from the request. bind_paths() offers the host
+// every chain for_each_path() reports, once each, with `bindable` true when
+// the chain is exactly its keys: `$`, literal required keys (.k, ['k']),
+// then, if any, one `?` with literal keys after it (the steps marked
+// optional) ending the chain. The callback returns a slot number for a
+// bindable chain it wants to serve, or -1 to leave it a lookup on `$`. A
+// slot stands for "the value the keys reach, or absent", so with optional
+// steps the host must bind only when the value before them is always an
+// object, an array, null or missing: `?` on a string is a Type Error. Call it once, after compile()
+// and before the Program is shared. A bound chain keeps its parsed form: an
+// eval() without slots evaluates it as before.
+using BindCallback = int32_t (*)(const PathStep *steps, size_t count, bool bindable, void *ud);
+bool bind_paths(Program *program, BindCallback callback, void *ud);
+
+// What eval() reads bound chains from: values[slot], nullptr for a value
+// that is absent. Absent through `?` (the chain's last node) is null, as
+// the lookup would give. Absent on a required chain is the lookup's error,
+// whose exact kind and message only the lookup on `$` can tell: eval sets
+// `missed` and fails. When eval fails with missed set, evaluate again
+// without slots and with `$` bound whole (the answer is then upstream's).
+struct Slots {
+    const Value *const *values;
+    bool missed = false;
+};
 
 }  // namespace kriti

@@ -35,13 +35,18 @@ bool literal_key(const Step &st, Str *key) {
 }
 
 struct Walker {
-    PathCallback cb;
+    PathCallback cb = nullptr;  // for_each_path
+    BindCallback bind = nullptr;  // bind_paths: may turn a chain into a Bound node
+    Arena *arena = nullptr;       // bind_paths: the Program's, for the chains' parsed forms
+    bool failed = false;
     void *ud;
     // one chain at a time: filled and reported before recursing
     const Node *chain[kMaxDepthCap + 1];
     PathStep steps[kMaxDepthCap * 2 + 2];
 
-    void chain_paths(const Node *n, bool shadowed) {
+    // Reports n's chain; true when bind_paths bound it (nothing in it is
+    // left to walk: its keys were all literal).
+    bool chain_paths(const Node *n, bool shadowed) {
         size_t k = 0;
         const Node *cur = n;
         while ((cur->kind == NodeKind::Field || cur->kind == NodeKind::Optional) && k < kMaxDepthCap + 1) {
@@ -53,11 +58,15 @@ struct Walker {
             size_t count = 0;
             Span span = root->span;
             bool stop = false;
+            bool whole = true;  // every step literal, and none left out
             for (size_t j = k; j-- > 0 && !stop;) {
                 const Node *c = chain[j];
                 if (c->kind == NodeKind::Field) {
                     Str key;
-                    if (!literal_key(c->field.step, &key) || count >= sizeof steps / sizeof steps[0]) break;
+                    if (!literal_key(c->field.step, &key) || count >= sizeof steps / sizeof steps[0]) {
+                        whole = false;
+                        break;
+                    }
                     steps[count++] = PathStep{key.ptr, key.len, false};
                     span = c->span;
                     continue;
@@ -66,14 +75,41 @@ struct Walker {
                     Str key;
                     if (!literal_key(c->opt.steps[s], &key) || count >= sizeof steps / sizeof steps[0]) {
                         stop = true;
+                        whole = false;
                         break;
                     }
                     steps[count++] = PathStep{key.ptr, key.len, true};
                     if (c->opt.steps[s].index) span = join(span, c->opt.steps[s].index->span);
                 }
             }
-            cb(steps, count, span, ud); // 0 steps: `$` through a computed key
+            if (cb) {
+                cb(steps, count, span, ud); // 0 steps: `$` through a computed key
+                return false;
+            }
+            // A slot stands for lookups whose answer is the value reached or
+            // an absence: required keys, then at most one `?` (the outermost
+            // node) with keys after it. `$.a?` alone, or a `?` inside the
+            // chain, can also fail on the type of a value met on the way.
+            for (size_t j = 1; j < k; j++)
+                if (chain[j]->kind == NodeKind::Optional) whole = false;
+            if (chain[0]->kind == NodeKind::Optional && chain[0]->count == 0) whole = false;
+            int32_t slot = bind(steps, count, whole && count > 0, ud);
+            if (slot < 0 || !whole || count == 0) return false;
+            // n becomes the Bound node; its parsed form moves to a copy
+            auto *orig = static_cast<Node *>(arena->alloc(sizeof(Node), alignof(Node)));
+            if (!orig) {
+                failed = true;
+                return false;
+            }
+            *orig = *n;
+            Node *b = const_cast<Node *>(n);
+            bool optional = n->kind == NodeKind::Optional;
+            b->kind = NodeKind::Bound;
+            b->count = 0;
+            b->bound = BoundData{orig, static_cast<uint32_t>(slot), optional};
+            return true;
         }
+        return false;
     }
 
     void walk(const Node *n, bool shadowed) {
@@ -83,7 +119,12 @@ struct Walker {
         case NodeKind::Number:
         case NodeKind::String: return;
         case NodeKind::Var:
-            if (is_dollar(n->str) && !shadowed) cb(steps, 0, n->span, ud); // `$` used whole
+            if (is_dollar(n->str) && !shadowed) { // `$` used whole
+                if (cb)
+                    cb(steps, 0, n->span, ud);
+                else
+                    bind(steps, 0, false, ud);
+            }
             return;
         case NodeKind::StringTem:
         case NodeKind::Array:
@@ -94,7 +135,7 @@ struct Walker {
             return;
         case NodeKind::Field:
         case NodeKind::Optional: {
-            chain_paths(n, shadowed);
+            if (chain_paths(n, shadowed)) return;
             // then what the chain contains: index expressions and its root
             const Node *cur = n;
             while (cur->kind == NodeKind::Field || cur->kind == NodeKind::Optional) {
@@ -126,6 +167,7 @@ struct Walker {
             walk(n->range.body, shadowed || is_dollar(n->range.binder) || is_dollar(n->range.index));
             return;
         case NodeKind::Call: walk(n->call.arg, shadowed); return;
+        case NodeKind::Bound: walk(n->bound.orig, shadowed); return;
         }
     }
 };
@@ -144,6 +186,22 @@ bool for_each_path(const Program *program, PathCallback callback, void *ud) {
     w->walk(program->root, false);
     a.free(mem, sizeof(Walker), a.ud);
     return true;
+}
+
+bool bind_paths(Program *program, BindCallback callback, void *ud) {
+    if (!program || !program->root || !callback) return true;
+    const Allocator &a = program->alloc;
+    void *mem = a.alloc(sizeof(Walker), alignof(Walker), a.ud);
+    if (!mem) return false;
+    Walker *w = new (mem) Walker{};
+    w->bind = callback;
+    w->arena = &program->arena;
+    w->ud = ud;
+    w->walk(program->root, false);
+    bool ok = !w->failed;
+    program->decision = ok && is_decision(program->root);
+    a.free(mem, sizeof(Walker), a.ud);
+    return ok;
 }
 
 }  // namespace kriti
