@@ -13,13 +13,10 @@ namespace {
 PlanHeader *header(sy_plan *p) { return reinterpret_cast<PlanHeader *>(p); }
 
 // A target is 272 bytes, mostly via[] and via_detail[], of which only the
-// first via_count entries mean anything. The selector and translators write
-// it field by field; copying it out with wide moves made every load straddle
-// those narrow stores, and store-to-load forwarding failed on each one (a
-// third of sy_plan_next). So the fresh target and the copy-out go field by
-// field, at the widths the plugins write, and skip the unused via entries.
-static_assert(sizeof(sy_target) == 272, "a field added to sy_target must be set in fresh_target and copied in "
-                                        "copy_target");
+// first via_count entries mean anything. Set field by field, at the widths
+// the plugins write, so the caller's field loads that follow are served
+// from those stores.
+static_assert(sizeof(sy_target) == 272, "a field added to sy_target must be set in fresh_target");
 inline void fresh_target(sy_target *t, uint64_t epoch) {
     t->struct_size = sizeof *t;
     t->flags = 0;
@@ -48,43 +45,22 @@ inline void fresh_target(sy_target *t, uint64_t epoch) {
     t->proxy_count = 0;
 }
 
-// Each value passes through a register the compiler cannot see into:
-// otherwise it merges neighbouring fields into wide moves again.
-template <class T> inline void copy_field(T &dst, const T &src) {
-    T v = src;
-    __asm__("" : "+r"(v));
-    dst = v;
-}
-#define SY_FIELD(f) copy_field(dst->f, src->f)
-inline void copy_target(sy_target *dst, const sy_target *src) {
-    SY_FIELD(flags);
-    SY_FIELD(node);
-    SY_FIELD(host);
-    SY_FIELD(port);
-    SY_FIELD(shard);
-    SY_FIELD(weight);
-    SY_FIELD(datacenter);
-    SY_FIELD(rack);
-    SY_FIELD(url);
-    SY_FIELD(error);
-    uint32_t n = src->via_count < SY_VIA_MAX ? src->via_count : SY_VIA_MAX;
-    for (uint32_t i = 0; i < n; i++) {
-        SY_FIELD(via[i]);
-        SY_FIELD(via_detail[i]);
+// 272 bytes in 16-byte moves: memcpy of this size becomes `rep movsq`,
+// whose start-up alone costs more than the copy. Unaligned moves: a
+// target is only 8-byte aligned.
+typedef uint64_t Chunk __attribute__((vector_size(16)));
+static_assert(sizeof(sy_target) % sizeof(Chunk) == 0, "a target is whole chunks");
+inline void copy_whole(void *dst, const void *src) {
+    auto *d = static_cast<unsigned char *>(dst);
+    const auto *s = static_cast<const unsigned char *>(src);
+#pragma GCC unroll 17
+    for (size_t i = 0; i < sizeof(sy_target); i += sizeof(Chunk)) {
+        Chunk c;
+        std::memcpy(&c, s + i, sizeof c);
+        std::memcpy(d + i, &c, sizeof c);
     }
-    SY_FIELD(via_count);
-    SY_FIELD(node_index);
-    SY_FIELD(epoch);
-    SY_FIELD(cookie);
-    SY_FIELD(user_flags);
-    SY_FIELD(tls_profile);
-    SY_FIELD(flag_names);
-    SY_FIELD(flag_name_count);
-    SY_FIELD(log_level);
-    SY_FIELD(proxies);
-    SY_FIELD(proxy_count);
 }
-#undef SY_FIELD
+
 } // namespace
 
 namespace {
@@ -122,6 +98,28 @@ namespace {
 }
 } // namespace
 
+namespace {
+// The selector's next target through every translator. <= 0: the
+// selector's end or error (t then holds garbage).
+[[gnu::always_inline]] inline int run_chain(PlanHeader *h, const Generation *g, Snapshot *s, const sy_topology *topo,
+                                           sy_target *t) {
+    const Instance &sel = *g->chain[0];
+    int rc = sel.vt.plan_next(sel.mem, reinterpret_cast<char *>(h) + g->state_offset, t);
+    if (rc <= 0) return rc;
+    for (size_t i = 1; i < g->chain_len && !t->error; i++) {
+        const Instance &tr = *g->chain[i];
+        char *scratch = reinterpret_cast<char *>(h) + kPlanScratchOffset + (i - 1) * SY_TRANSLATE_SCRATCH;
+        rc = tr.vt.translate(tr.mem, s->states[i], topo, h->req, t, scratch, SY_TRANSLATE_SCRATCH);
+        if (rc != SY_OK && !t->error) t->error = sy_status_str(rc);
+    }
+    if (t->error) {
+        t->host = nullptr;
+        t->port = 0;
+    }
+    return 1;
+}
+} // namespace
+
 int plan_start(Router *r, const sy_request *req, void *storage, size_t size, sy_plan **out,
                PlanSettings *settings, sy_error *err) {
     return start(r, req, storage, size, out, settings, err);
@@ -155,36 +153,37 @@ SY_API int sy_plan_next(sy_plan *plan, sy_target *target) {
     Snapshot *s = h->snap;
     const Generation *g = s->gen;
     const sy_topology *topo = &s->view;
-    // Built on the stack and copied out: *target stays untouched at the end
-    // of the plan or on error, and an older caller's smaller struct gets the
-    // prefix it knows.
+    uint32_t want = target->struct_size;
+    if (want >= sizeof(sy_target)) {
+        // Filled in place; a copy of what the caller had restores it at the
+        // end of the plan or on error. The copy is wide and reads stores
+        // long retired, where copying the target out field by field was
+        // half of this function.
+        alignas(16) unsigned char saved[sizeof(sy_target)];
+        copy_whole(saved, target);
+        fresh_target(target, topo->epoch);
+        int rc = run_chain(h, g, s, topo, target);
+        if (rc <= 0) {
+            copy_whole(target, saved);
+            h->done = 1;
+            return rc;
+        }
+        target->struct_size = want;
+        return 1;
+    }
+    // An older caller's smaller struct: built on the stack, its prefix
+    // copied out.
     sy_target t;
     fresh_target(&t, topo->epoch);
-    const Instance &sel = *g->chain[0];
-    int rc = sel.vt.plan_next(sel.mem, reinterpret_cast<char *>(h) + g->state_offset, &t);
+    int rc = run_chain(h, g, s, topo, &t);
     if (rc <= 0) {
         h->done = 1;
         return rc;
     }
-    for (size_t i = 1; i < g->chain_len && !t.error; i++) {
-        const Instance &tr = *g->chain[i];
-        char *scratch = reinterpret_cast<char *>(h) + kPlanScratchOffset + (i - 1) * SY_TRANSLATE_SCRATCH;
-        rc = tr.vt.translate(tr.mem, s->states[i], topo, h->req, &t, scratch, SY_TRANSLATE_SCRATCH);
-        if (rc != SY_OK && !t.error) t.error = sy_status_str(rc);
-    }
-    if (t.error) {
-        t.host = nullptr;
-        t.port = 0;
-    }
-    uint32_t want = target->struct_size;
-    if (want >= sizeof t) {
-        copy_target(target, &t);
-    } else {
-        // an older, smaller struct: its prefix, via entries past the count zeroed
-        uint32_t n = t.via_count < SY_VIA_MAX ? t.via_count : SY_VIA_MAX;
-        for (uint32_t i = n; i < SY_VIA_MAX; i++) t.via[i] = nullptr;
-        std::memcpy(target, &t, want);
-    }
+    // via entries past the count zeroed
+    uint32_t n = t.via_count < SY_VIA_MAX ? t.via_count : SY_VIA_MAX;
+    for (uint32_t i = n; i < SY_VIA_MAX; i++) t.via[i] = nullptr;
+    std::memcpy(target, &t, want);
     target->struct_size = want;
     return 1;
 }

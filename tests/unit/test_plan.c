@@ -240,6 +240,36 @@ static void test_plan_is_lazy(void **state) {
     sy_router_free(r);
 }
 
+/* A target need only be 8-byte aligned (a field of a Rust or Go struct):
+ * one at 8 mod 16 is filled and, at the end, left as it was. */
+static void test_target_aligned_to_8(void **state) {
+    (void)state;
+    sy_router *r = router("{}", "[]");
+    sy_request *q = NULL;
+    sy_error err = SY_STRUCT_INIT(sy_error);
+    assert_int_equal(sy_request_new(r, &q, &err), SY_OK);
+    sy_plan_storage st;
+    sy_plan *p = NULL;
+    assert_int_equal(sy_plan_init(r, q, &st, sizeof st, &p, &err), SY_OK);
+    _Alignas(16) unsigned char buf[sizeof(sy_target) + 16];
+    sy_target *t = (sy_target *)(buf + 8);
+    sy_target init = SY_STRUCT_INIT(sy_target);
+    memcpy(t, &init, sizeof init);
+    const char *last = NULL;
+    int n = 0;
+    while (sy_plan_next(p, t) == 1) {
+        assert_non_null(t->node);
+        last = t->node;
+        n++;
+    }
+    assert_int_equal(n, 3);
+    assert_ptr_equal(t->node, last);
+    assert_int_equal(t->struct_size, sizeof(sy_target));
+    sy_plan_release(p);
+    sy_request_free(q);
+    sy_router_free(r);
+}
+
 static void test_translators_run_in_order(void **state) {
     (void)state;
     sy_router *r = router("{}", "[{\"plugin\": \"tp_tr\", \"config\": {\"tag\": \"first\"}},"
@@ -267,6 +297,8 @@ static void test_translators_run_in_order(void **state) {
     }
     assert_int_equal(sy_plan_next(p, &t), 0);
     assert_string_equal(t.node, "c"); /* the end leaves *target untouched */
+    assert_int_equal(t.via_count, 3);
+    assert_string_equal(t.via[2], "tp_tr");
     assert_int_equal(sy_plan_next(p, &t), 0); /* the end is sticky */
     sy_plan_release(p);
     assert_int_equal(sy_plan_next(p, &t), SY_EINVAL); /* released */
@@ -484,6 +516,7 @@ static void test_fake_clock_reaches_plugins(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_plan_is_lazy, setup),
+        cmocka_unit_test_setup(test_target_aligned_to_8, setup),
         cmocka_unit_test_setup(test_translators_run_in_order, setup),
         cmocka_unit_test_setup(test_untranslatable_target_keeps_its_place, setup),
         cmocka_unit_test_setup(test_storage_rules, setup),
