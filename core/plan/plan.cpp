@@ -13,9 +13,7 @@ namespace {
 PlanHeader *header(sy_plan *p) { return reinterpret_cast<PlanHeader *>(p); }
 
 // A target is 272 bytes, mostly via[] and via_detail[], of which only the
-// first via_count entries mean anything. Set field by field, at the widths
-// the plugins write, so the caller's field loads that follow are served
-// from those stores.
+// first via_count entries mean anything: via[] is not cleared.
 static_assert(sizeof(sy_target) == 272, "a field added to sy_target must be set in fresh_target");
 inline void fresh_target(sy_target *t, uint64_t epoch) {
     t->struct_size = sizeof *t;

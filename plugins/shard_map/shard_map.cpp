@@ -81,6 +81,9 @@ struct Type {
     uint64_t mod_magic = 0; // shard_mod's reciprocal of num_shards
     char via[80] = {};   // {"type":"<name>","shard": (the shard and '}' follow per plan)
     uint32_t via_len = 0;
+    // Per shard, "<shard>}" and its NUL in 8 bytes (shards < 2^16): a plan
+    // appends it with one store instead of printing the number.
+    uint64_t *via_tail = nullptr;
 };
 
 // Immutable once built: an allocation per shard of each type.
@@ -245,6 +248,7 @@ void sm_destroy(void *instance) {
     table_unref(in, in->current.exchange(nullptr));
     for (uint32_t i = 0; i < in->type_count; i++) {
         if (in->loc[i]) h->free(h, in->loc[i], in->types[i].num_shards * sizeof(Locate));
+        if (in->types[i].via_tail) h->free(h, in->types[i].via_tail, in->types[i].num_shards * sizeof(uint64_t));
         sfree(h, in->types[i].name);
     }
     for (uint32_t i = 0; i < in->evicted_count; i++) sfree(h, in->evicted[i].id);
@@ -339,8 +343,19 @@ int sm_create(void *instance, const sy_host *h, const sy_json *cfg, const char *
     for (uint32_t ti = 0; rc == SY_OK && ti < in->type_count; ti++) {
         uint32_t n = in->types[ti].num_shards;
         in->loc[ti] = static_cast<Locate *>(h->alloc(h, n * sizeof(Locate), alignof(Locate)));
-        if (!in->loc[ti]) rc = syp::fail(h, err, SY_ENOMEM, path, "out of memory");
-        for (uint32_t k = 0; rc == SY_OK && k < n; k++) new (&in->loc[ti][k]) Locate();
+        uint64_t *tail = static_cast<uint64_t *>(h->alloc(h, n * sizeof(uint64_t), alignof(uint64_t)));
+        in->types[ti].via_tail = tail;
+        if (!in->loc[ti] || !tail) rc = syp::fail(h, err, SY_ENOMEM, path, "out of memory");
+        for (uint32_t k = 0; rc == SY_OK && k < n; k++) {
+            new (&in->loc[ti][k]) Locate();
+            static_assert(kMaxShards <= 100000, "a shard, '}' and NUL fit in 8 bytes");
+            char text[8] = {}, digits[8];
+            int nd = 0, w = 0;
+            for (uint32_t v = k; nd == 0 || v; v /= 10) digits[nd++] = static_cast<char>('0' + v % 10);
+            while (nd) text[w++] = digits[--nd];
+            text[w] = '}';
+            std::memcpy(&tail[k], text, sizeof text);
+        }
     }
     Table *t = rc ? nullptr : table_copy(in, nullptr);
     if (rc == SY_OK && !t) rc = syp::fail(h, err, SY_ENOMEM, path, "out of memory");
@@ -667,17 +682,11 @@ int sm_plan_init(void *instance, const void *state, const sy_topology *topo, con
     p->i = 0;
     p->list[0] = owner;
     std::memcpy(p->list + 1, st->replicas[ti] + shard * kMaxReplicas, kMaxReplicas * sizeof(int32_t));
-    // the via detail without printf: the type's prefix, the shard, '}'
+    // the via detail without printf: the type's prefix, then "<shard>}"
     const Type &ty = in->types[ti];
-    static_assert(sizeof p->via >= sizeof ty.via + 12, "room for the prefix, a shard and '}'");
+    static_assert(sizeof p->via >= sizeof ty.via + sizeof(uint64_t), "room for the prefix and the shard's tail");
     std::memcpy(p->via, ty.via, sizeof ty.via); // whole: a fixed size copies inline
-    char digits[12];
-    int nd = 0;
-    for (uint32_t v = shard; nd == 0 || v; v /= 10) digits[nd++] = static_cast<char>('0' + v % 10);
-    char *w = p->via + ty.via_len;
-    while (nd) *w++ = digits[--nd];
-    *w++ = '}';
-    *w = '\0';
+    std::memcpy(p->via + ty.via_len, &ty.via_tail[shard], sizeof(uint64_t));
     return SY_OK;
 }
 

@@ -148,6 +148,25 @@ static void test_owner_replicas_fencing_eviction(void **state) {
     assert_string_equal(got, "n2 n3 n1");
     assert_string_equal(first.host, "10.0.0.2");
     assert_string_equal(g_first_via, "{\"type\":\"counter\",\"shard\":87}");
+    sy_router_free(r);
+    /* the shard in the detail at one and four digits */
+    snprintf(cfg, sizeof cfg,
+             "{%s, \"allocations\": [{\"type\": \"e\", \"shard\": 0, \"node\": \"n1\"},"
+             " {\"type\": \"big\", \"shard\": 1018, \"node\": \"n3\"}]}",
+             kTypes);
+    r = must(cfg);
+    a = iface(r, &inst);
+    assert_int_equal(plan(r, "e", "e-0", got, sizeof got, &first), SY_OK);
+    assert_string_equal(g_first_via, "{\"type\":\"e\",\"shard\":0}");
+    assert_int_equal(plan(r, "big", "entity-1", got, sizeof got, &first), SY_OK);
+    assert_string_equal(got, "n3");
+    assert_string_equal(g_first_via, "{\"type\":\"big\",\"shard\":1018}");
+    sy_router_free(r);
+    snprintf(cfg, sizeof cfg,
+             "{%s, \"allocations\": [{\"type\": \"counter\", \"shard\": 87, \"node\": \"n2\", \"replicas\": [\"n3\", \"n1\"], \"epoch\": 3}]}",
+             kTypes);
+    r = must(cfg);
+    a = iface(r, &inst);
     /* an older epoch is ignored; a newer one wins */
     sy_error err = SY_STRUCT_INIT(sy_error);
     const char *older = "{\"allocations\": [{\"type\": \"counter\", \"shard\": 87, \"node\": \"n1\", \"epoch\": 2}]}";
