@@ -95,7 +95,8 @@ inline bool dm_key_groups(const sy_host *h, DefaultState *st) {
     if (!keys || !live) return false;
     for (uint32_t g = 0; g < ring.group_count; g++) {
         const ReplicaGroup &grp = ring.groups[g];
-        auto *k = state_array<uint8_t>(h, &st->head, ring.len * grp.width);
+        // + 8: plans read the keys in whole words (dm_select)
+        auto *k = state_array<uint8_t>(h, &st->head, ring.len * grp.width + 8);
         auto *m = state_array<uint8_t>(h, &st->head, ring.len);
         if (!k || !m) return false;
         for (size_t at = 0; at < ring.len; at++) {
@@ -286,6 +287,27 @@ inline int dm_plan_init(Policy *p, const DefaultState *st, const sy_request_view
     return SY_OK;
 }
 
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "dm_select reads key i from byte i of a word");
+static_assert(kMaxReplicas % 8 == 0, "rkey is read in whole words");
+
+// The replicas whose key is ph, in ring order, into buf: eight keys a word,
+// a bit per match, so the filter takes no branch per replica (which one
+// matches changes from token to token, and mispredicted). keys must be
+// readable in whole words past n.
+inline uint32_t dm_select(const uint8_t *keys, const uint32_t *reps, uint32_t n, uint32_t ph, uint32_t *buf) {
+    constexpr uint64_t ones = ~uint64_t{0} / 255, low7 = ones * 0x7f;
+    uint32_t len = 0;
+    for (uint32_t base = 0; base < n; base += 8) {
+        uint64_t w;
+        std::memcpy(&w, keys + base, sizeof w);
+        uint64_t x = w ^ (ones * ph);
+        uint64_t eq = ~(((x & low7) + low7) | x | low7); // 0x80 in each byte of w equal to ph
+        if (n - base < 8) eq &= (uint64_t{1} << (8 * (n - base))) - 1;
+        for (; eq; eq &= eq - 1) buf[len++] = reps[base + (__builtin_ctzll(eq) >> 3)];
+    }
+    return len;
+}
+
 inline bool dm_is_replica(const DefaultPlan *pl, uint32_t node) {
     // Most nodes of a list phase are not replicas: one bit test says so.
     if (!((pl->rep_filter >> (node & 63)) & 1)) return false;
@@ -338,19 +360,15 @@ inline int dm_plan_next(DefaultPlan *pl, sy_target *target) {
             pl->phase = kEnd;
             return 0;
         }
-        if (!(rest & 1)) { // jump to the next phase that may yield
+        if (!(rest & 1)) { // on to the next phase that may yield (keying is done: it only narrows live)
             pl->phase += static_cast<uint32_t>(__builtin_ctz(rest));
             pl->entered = 0;
-            continue;
         }
         uint32_t ph = pl->phase;
         if (ph < kOtherFirst) { // replicas: filter into buf once, then draw
             if (!pl->entered) {
-                pl->buf_len = 0;
                 pl->pos = 0;
-                const uint8_t *keys = pl->pre ? pl->pre : pl->rkey;
-                for (uint32_t i = 0; i < pl->rep_count; i++)
-                    if (keys[i] == ph) pl->buf[pl->buf_len++] = pl->reps[i];
+                pl->buf_len = dm_select(pl->pre ? pl->pre : pl->rkey, pl->reps, pl->rep_count, ph, pl->buf);
                 pl->entered = 1;
             }
             if (pl->pos < pl->buf_len) {

@@ -23,6 +23,7 @@ namespace syp::dp {
 
 // Replicas kept per ring position; larger replication factors are clamped.
 constexpr uint32_t kMaxReplicas = 32;
+constexpr size_t kTokenPad = 4; // sentinels after the ring's tokens
 
 // Scylla's shard of a token: the token, unbiased and with its ignore_msb top
 // bits dropped, read as a fraction of the shard count.
@@ -313,7 +314,8 @@ inline int build_ring(const sy_host *h, StateHeader *st, const Places &pl, Ring 
     };
     ring_detail::Scratch sc{h};
     auto *entries = sc.get<Entry>(total);
-    auto *tokens = state_array<int64_t>(h, st, total);
+    // + kTokenPad sentinels (INT64_MAX): ring_position reads past a bucket
+    auto *tokens = state_array<int64_t>(h, st, total + kTokenPad);
     auto *owners = state_array<uint32_t>(h, st, total);
     if (!entries || !tokens || !owners) return SY_ENOMEM;
     size_t k = 0;
@@ -328,6 +330,7 @@ inline int build_ring(const sy_host *h, StateHeader *st, const Places &pl, Ring 
         tokens[i] = entries[i].token;
         owners[i] = entries[i].node;
     }
+    for (size_t i = 0; i < kTokenPad; i++) tokens[total + i] = INT64_MAX;
     ring->len = total;
     ring->tokens = tokens;
     ring->owners = owners;
@@ -398,23 +401,31 @@ inline int32_t keyspace_group(const Ring &ring, const char *name) {
 
 // The ring position whose replicas serve token: the first token >= it.
 // The radix index narrows the search to the token's bucket (about one
-// token), so a lookup is two dependent loads instead of log2(len) of them;
-// the branchless search inside the bucket keeps a skewed ring (many tokens
-// in one bucket) logarithmic.
+// token), so a lookup is two dependent loads instead of log2(len) of them.
+// A bucket of up to kTokenPad tokens is counted without a branch: every
+// token after the bucket (the sentinels included) is >= token, so counting
+// the kTokenPad tokens from its start is exact. A larger (skewed) bucket
+// gets a branchless binary search, logarithmic.
 inline size_t ring_position(const Ring &ring, int64_t token) {
     if (!ring.len) return 0;
     size_t b = token_bucket(token, ring.index_bits);
-    const int64_t *base = ring.tokens + ring.index[b];
-    size_t n = ring.index[b + 1] - ring.index[b];
-    // every token of a later bucket is >= token: the answer is in
-    // [index[b], index[b + 1]]
-    while (n > 0) {
-        size_t half = n / 2;
-        bool right = base[half] < token;
-        base = right ? base + half + 1 : base;
-        n = right ? n - half - 1 : half;
+    size_t lo = ring.index[b];
+    size_t n = ring.index[b + 1] - lo;
+    const int64_t *base = ring.tokens + lo;
+    size_t at;
+    if (__builtin_expect(n <= kTokenPad, 1)) {
+        static_assert(kTokenPad == 4, "four compares below");
+        at = lo + static_cast<size_t>(base[0] < token) + static_cast<size_t>(base[1] < token) +
+             static_cast<size_t>(base[2] < token) + static_cast<size_t>(base[3] < token);
+    } else {
+        while (n > 0) {
+            size_t half = n / 2;
+            bool right = base[half] < token;
+            base = right ? base + half + 1 : base;
+            n = right ? n - half - 1 : half;
+        }
+        at = static_cast<size_t>(base - ring.tokens);
     }
-    size_t at = static_cast<size_t>(base - ring.tokens);
     return at == ring.len ? 0 : at;
 }
 
