@@ -122,8 +122,9 @@ static void *planner(void *arg) {
     return NULL;
 }
 
-static void test_plans_while_topology_changes(void **state) {
-    (void)state;
+/* A round_robin router over the odd topology on the counting allocator,
+ * with `translators` (a JSON array, or NULL for none). */
+static sy_router *counted_router(const char *translators) {
     build_odd_json();
     sy_allocator a = SY_STRUCT_INIT(sy_allocator);
     a.alloc = count_alloc;
@@ -134,16 +135,23 @@ static void test_plans_while_topology_changes(void **state) {
     char config[4096];
     int n = snprintf(config, sizeof config,
                      "{\"plugin_path\": [\"%s\"], \"topology\": %s,"
-                     " \"selector\": {\"plugin\": \"default_policy\", \"config\": {\"mode\": \"round_robin\"}},"
-                     " \"translators\": [{\"plugin\": \"address_map\", \"config\": {\"map\": "
-                     "{\"10.0.0.1:9042\": \"127.0.0.1:1\", \"10.0.1.5:9042\": \"127.0.0.1:5\"}}}]}",
-                     dir ? dir : "build/plugins", g_odd_json);
+                     " \"selector\": {\"plugin\": \"default_policy\", \"config\": {\"mode\": \"round_robin\"}}%s%s}",
+                     dir ? dir : "build/plugins", g_odd_json, translators ? ", \"translators\": " : "",
+                     translators ? translators : "");
     assert_true(n > 0 && (size_t)n < sizeof config);
+    sy_router *r = NULL;
+    sy_error err = SY_STRUCT_INIT(sy_error);
+    if (sy_router_new(config, (size_t)n, &o, &r, &err) != SY_OK) fail_msg("%s: %s", err.path, err.message);
+    return r;
+}
 
+static void test_plans_while_topology_changes(void **state) {
+    (void)state;
     shared s;
     memset(&s, 0, sizeof s);
     sy_error err = SY_STRUCT_INIT(sy_error);
-    assert_int_equal(sy_router_new(config, (size_t)n, &o, &s.router, &err), SY_OK);
+    s.router = counted_router("[{\"plugin\": \"address_map\", \"config\": {\"map\": "
+                              "{\"10.0.0.1:9042\": \"127.0.0.1:1\", \"10.0.1.5:9042\": \"127.0.0.1:5\"}}}]");
     assert_int_equal(sy_router_epoch(s.router), 1);
 
     pthread_t threads[PLANNERS];
@@ -226,22 +234,10 @@ static void test_routers_on_many_threads(void **state) {
 #define WAVE_THREADS 40
 static void test_more_threads_than_slots(void **state) {
     (void)state;
-    build_odd_json();
-    sy_allocator a = SY_STRUCT_INIT(sy_allocator);
-    a.alloc = count_alloc;
-    a.free = count_free;
-    sy_router_options o = SY_STRUCT_INIT(sy_router_options);
-    o.allocator = &a;
-    const char *dir = getenv("SY_PLUGIN_DIR");
-    char config[4096];
-    int n = snprintf(config, sizeof config,
-                     "{\"plugin_path\": [\"%s\"], \"topology\": %s,"
-                     " \"selector\": {\"plugin\": \"default_policy\", \"config\": {\"mode\": \"round_robin\"}}}",
-                     dir ? dir : "build/plugins", g_odd_json);
     shared s;
     memset(&s, 0, sizeof s);
     sy_error err = SY_STRUCT_INIT(sy_error);
-    assert_int_equal(sy_router_new(config, (size_t)n, &o, &s.router, &err), SY_OK);
+    s.router = counted_router(NULL);
     for (int wave = 0; wave < 2; wave++) {
         atomic_store(&s.stop, 0);
         size_t before = atomic_load(&s.plans);
@@ -286,22 +282,9 @@ static void *release_elsewhere(void *arg) {
 
 static void test_replaced_snapshot_freed_by_last_plan(void **state) {
     (void)state;
-    build_odd_json();
-    sy_allocator a = SY_STRUCT_INIT(sy_allocator);
-    a.alloc = count_alloc;
-    a.free = count_free;
-    sy_router_options o = SY_STRUCT_INIT(sy_router_options);
-    o.allocator = &a;
-    const char *dir = getenv("SY_PLUGIN_DIR");
-    char config[4096];
-    int n = snprintf(config, sizeof config,
-                     "{\"plugin_path\": [\"%s\"], \"topology\": %s,"
-                     " \"selector\": {\"plugin\": \"default_policy\", \"config\": {\"mode\": \"round_robin\"}}}",
-                     dir ? dir : "build/plugins", g_odd_json);
     size_t base = atomic_load(&g_live_bytes);
-    sy_router *r = NULL;
+    sy_router *r = counted_router(NULL);
     sy_error err = SY_STRUCT_INIT(sy_error);
-    assert_int_equal(sy_router_new(config, (size_t)n, &o, &r, &err), SY_OK);
     sy_request *q = NULL;
     assert_int_equal(sy_request_new(r, &q, &err), SY_OK);
     /* one more publish of the same topology: the steady footprint */
