@@ -387,11 +387,20 @@ inline int build_ring(const sy_host *h, StateHeader *st, const Places &pl, Ring 
 }
 
 // The replica group of a keyspace, or -1.
+// strcmp's order, inline: keyspace names are short, and the call was most
+// of the cost of comparing one per plan.
+inline int name_cmp(const char *a, const char *b) {
+    for (;; a++, b++) {
+        auto x = static_cast<unsigned char>(*a), y = static_cast<unsigned char>(*b);
+        if (x != y || !x) return x - y;
+    }
+}
+
 inline int32_t keyspace_group(const Ring &ring, const char *name) {
     size_t lo = 0, hi = ring.keyspace_count;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        int c = std::strcmp(ring.keyspaces[mid].name, name);
+        int c = name_cmp(ring.keyspaces[mid].name, name);
         if (c == 0) return ring.keyspaces[mid].group;
         if (c < 0) lo = mid + 1;
         else hi = mid;
