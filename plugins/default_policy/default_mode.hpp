@@ -72,16 +72,17 @@ struct DefaultPlan {
     uint32_t rep_count;
     uint32_t phase;
     uint32_t pos;             // within the phase
-    uint32_t start;           // rotation offset of a list phase
+    uint32_t start;           // rotation offset of a list phase; a replica phase's first draw
     uint32_t live;            // phases that may yield something (bit per phase)
     uint8_t lwt;
     uint8_t demote;           // latency awareness has a minimum to judge by
     uint8_t keyed;            // the replicas' phases are known: pre, or else rkey
     uint8_t remote;           // other DCs are allowed
-    uint8_t entered;          // the phase's buffer is built
+    uint8_t entered;          // the phase's buffer is built (2: only its first draw, see lazy)
     uint32_t buf_len;
     uint64_t rep_filter;        // bit (node % 64) of each replica, once list phases begin
     const uint8_t *pre;         // the snapshot's keys for this position, or NULL: rkey
+    uint64_t lazy;              // a replica phase's matches (dm_match) until its list is built
     uint32_t buf[kMaxReplicas];
     uint8_t rkey[kMaxReplicas]; // each replica's phase, 0xff: down
 };
@@ -290,21 +291,25 @@ inline int dm_plan_init(Policy *p, const DefaultState *st, const sy_request_view
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "dm_select reads key i from byte i of a word");
 static_assert(kMaxReplicas % 8 == 0, "rkey is read in whole words");
 
-// The replicas whose key is ph, in ring order, into buf: eight keys a word,
-// a bit per match, so the filter takes no branch per replica (which one
-// matches changes from token to token, and mispredicted). keys must be
-// readable in whole words past n.
-inline uint32_t dm_select(const uint8_t *keys, const uint32_t *reps, uint32_t n, uint32_t ph, uint32_t *buf) {
+// Of the (up to) eight keys at keys[0..n), those equal to ph: 0x80 in
+// their bytes. A bit per match, so filtering takes no branch per replica
+// (which ones match changes from token to token, and mispredicted). keys
+// must be readable in a whole word.
+inline uint64_t dm_match(const uint8_t *keys, uint32_t n, uint32_t ph) {
     constexpr uint64_t ones = ~uint64_t{0} / 255, low7 = ones * 0x7f;
+    uint64_t w;
+    std::memcpy(&w, keys, sizeof w);
+    uint64_t x = w ^ (ones * ph);
+    uint64_t eq = ~(((x & low7) + low7) | x | low7);
+    return n < 8 ? eq & ((uint64_t{1} << (8 * n)) - 1) : eq;
+}
+
+// The replicas whose key is ph, in ring order, into buf.
+inline uint32_t dm_select(const uint8_t *keys, const uint32_t *reps, uint32_t n, uint32_t ph, uint32_t *buf) {
     uint32_t len = 0;
-    for (uint32_t base = 0; base < n; base += 8) {
-        uint64_t w;
-        std::memcpy(&w, keys + base, sizeof w);
-        uint64_t x = w ^ (ones * ph);
-        uint64_t eq = ~(((x & low7) + low7) | x | low7); // 0x80 in each byte of w equal to ph
-        if (n - base < 8) eq &= (uint64_t{1} << (8 * (n - base))) - 1;
-        for (; eq; eq &= eq - 1) buf[len++] = reps[base + (__builtin_ctzll(eq) >> 3)];
-    }
+    for (uint32_t base = 0; base < n; base += 8)
+        for (uint64_t eq = dm_match(keys + base, n - base, ph); eq; eq &= eq - 1)
+            buf[len++] = reps[base + (__builtin_ctzll(eq) >> 3)];
     return len;
 }
 
@@ -368,7 +373,36 @@ inline int dm_plan_next(DefaultPlan *pl, sy_target *target) {
         if (ph < kOtherFirst) { // replicas: filter into buf once, then draw
             if (!pl->entered) {
                 pl->pos = 0;
-                pl->buf_len = dm_select(pl->pre ? pl->pre : pl->rkey, pl->reps, pl->rep_count, ph, pl->buf);
+                const uint8_t *keys = pl->pre ? pl->pre : pl->rkey;
+                if (pl->rep_count <= 8) {
+                    // The phase's first target without building its list:
+                    // most plans stop at their first target. A second one
+                    // builds it, with this first draw applied.
+                    uint64_t eq = dm_match(keys, pl->rep_count, ph);
+                    if (eq) {
+                        auto count = static_cast<uint32_t>(__builtin_popcountll(eq));
+                        uint32_t j = pl->lwt ? 0 : random_below(&pl->rng, count);
+                        uint64_t m = eq;
+                        for (uint32_t k = 0; k < j; k++) m &= m - 1;
+                        pl->lazy = eq;
+                        pl->start = j;
+                        pl->buf_len = count;
+                        pl->pos = 1;
+                        pl->entered = 2;
+                        dm_emit(pl, pl->reps[__builtin_ctzll(m) >> 3], true, target);
+                        return 1;
+                    }
+                    pl->buf_len = 0;
+                } else {
+                    pl->buf_len = dm_select(keys, pl->reps, pl->rep_count, ph, pl->buf);
+                }
+                pl->entered = 1;
+            } else if (pl->entered == 2) { // the list, as if its first draw had been made on it
+                uint32_t n = 0;
+                for (uint64_t m = pl->lazy; m; m &= m - 1) pl->buf[n++] = pl->reps[__builtin_ctzll(m) >> 3];
+                uint32_t x = pl->buf[pl->start];
+                pl->buf[pl->start] = pl->buf[0];
+                pl->buf[0] = x;
                 pl->entered = 1;
             }
             if (pl->pos < pl->buf_len) {
