@@ -155,8 +155,8 @@ SY_API int sy_plan_next(sy_plan *plan, sy_target *target) {
     if (want >= sizeof(sy_target)) {
         // Filled in place; a copy of what the caller had restores it at the
         // end of the plan or on error. The copy is wide and reads stores
-        // long retired, where copying the target out field by field was
-        // half of this function.
+        // long retired; building the target aside and copying it out field
+        // by field cost twice as much.
         alignas(16) unsigned char saved[sizeof(sy_target)];
         copy_whole(saved, target);
         fresh_target(target, topo->epoch);

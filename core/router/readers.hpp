@@ -1,19 +1,17 @@
 // How a plan pins the router's current snapshot, and how a writer knows
 // when a snapshot it replaced is free to go.
 //
-// A pin used to be four locked read-modify-writes (count into an epoch
-// slot, count onto the snapshot, count out of the slot; count off on
-// release), each a full barrier that waits for the target's stores to
-// drain: a fifth of a whole pick. Now the first kOwnedSlots threads that
-// plan get a slot of their own, whose counters only they write, with plain
-// loads and stores. The one ordering that needs a barrier (a reader
-// announcing itself before it loads `current`, against a writer storing
-// `current` before it looks for readers) is paid for by the writer:
-// membarrier(2) makes every running thread of the process execute a full
-// barrier, so readers need only a compiler barrier (the asymmetric fence
-// of liburcu and folly). Without membarrier (old kernels, seccomp) readers
-// fall back to a real fence. Threads past kOwnedSlots share striped
-// counters with locked adds, as before.
+// A pin with locked read-modify-writes costs full barriers that wait for
+// the plan's stores to drain: a fifth of a whole pick. So the first
+// kOwnedSlots threads that plan get a slot of their own, whose counters
+// only they write, with plain loads and stores. The one ordering that needs
+// a barrier (a reader announcing itself before it loads `current`, against
+// a writer storing `current` before it looks for readers) is paid for by
+// the writer: membarrier(2) makes every running thread of the process
+// execute a full barrier, so readers need only a compiler barrier (the
+// asymmetric fence of liburcu and folly). Without membarrier (old kernels,
+// seccomp) readers fall back to a real fence. Threads past kOwnedSlots
+// share striped counters with locked adds.
 #pragma once
 #include <atomic>
 #include <cstdint>

@@ -26,9 +26,9 @@ static inline uint32_t sy_md5_le32(const unsigned char *p) {
 /* Written so that x (the previous step's result, the chain's critical
  * input) meets as few operations as possible: the rest is ready earlier.
  * G's two halves share no bit, so + is |, and x & z is one operation
- * where (y ^ (z & (x ^ y))) put three after x; H xors y and z first. Each
- * step of the chain is then 4-5 cycles: one MD5 went from about 112 to
- * 96 ns measured back to back. */
+ * where (y ^ (z & (x ^ y))) puts three after x; H xors y and z first. Each
+ * step of the chain is then 4-5 cycles (one MD5 about 96 ns back to back;
+ * the other forms cost about 112). */
 #define SY_MD5_F(x, y, z) ((z) ^ ((x) & ((y) ^ (z))))
 #define SY_MD5_G(x, y, z) (((x) & (z)) + ((y) & ~(z)))
 #define SY_MD5_H(x, y, z) ((x) ^ ((y) ^ (z)))
