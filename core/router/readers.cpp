@@ -3,6 +3,7 @@
 #include "router/readers.hpp"
 
 #include <linux/membarrier.h>
+#include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -58,6 +59,12 @@ void readers_init() {
         if (cmds < 0 || !(cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED)) return;
         if (membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) != 0) return;
         g_asymmetric_barrier = true;
+        // A forked child is a new process to the kernel: register it again
+        // (or fence in its readers), while it has one thread and no reader.
+        pthread_atfork(nullptr, nullptr, [] {
+            if (g_asymmetric_barrier && membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) != 0)
+                g_asymmetric_barrier = false;
+        });
     });
 }
 
