@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <switchyard/switchyard.h>
 
@@ -314,12 +316,48 @@ static void test_replaced_snapshot_freed_by_last_plan(void **state) {
     assert_int_equal(atomic_load(&g_live_bytes), base);
 }
 
+/* A forked child plans and publishes from threads of its own: the kernel
+ * sees a new process, which the core registers for membarrier again. */
+static void test_forked_child_plans(void **state) {
+    (void)state;
+    sy_router *warm = counted_router(NULL); /* the parent has registered */
+    sy_router_free(warm);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        shared s;
+        memset(&s, 0, sizeof s);
+        sy_error err = SY_STRUCT_INIT(sy_error);
+        s.router = counted_router(NULL);
+        pthread_t threads[2];
+        for (int i = 0; i < 2; i++)
+            if (pthread_create(&threads[i], NULL, planner, &s) != 0) _exit(2);
+        for (int u = 0; u < 100; u++) {
+            int rc = (sy_router_epoch(s.router) & 1)
+                         ? update_even(s.router)
+                         : sy_router_update_topology_json(s.router, g_odd_json, strlen(g_odd_json), &err);
+            if (rc != SY_OK) _exit(3);
+        }
+        while (atomic_load(&s.plans) < 100) sched_yield();
+        atomic_store(&s.stop, 1);
+        for (int i = 0; i < 2; i++) pthread_join(threads[i], NULL);
+        int bad = atomic_load(&s.mixed) || atomic_load(&s.wrong);
+        sy_router_free(s.router);
+        _exit(bad ? 4 : atomic_load(&g_live_bytes) ? 5 : 0);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plans_while_topology_changes),
         cmocka_unit_test(test_routers_on_many_threads),
         cmocka_unit_test(test_more_threads_than_slots),
         cmocka_unit_test(test_replaced_snapshot_freed_by_last_plan),
+        cmocka_unit_test(test_forked_child_plans),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
