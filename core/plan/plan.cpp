@@ -59,9 +59,6 @@ inline void copy_whole(void *dst, const void *src) {
     }
 }
 
-} // namespace
-
-namespace {
 // The body of sy_plan_init, inlined there: a pick is a few hundred
 // instructions, so a call layer and an out-of-line error reset show.
 [[gnu::always_inline]] inline int start(Router *r, const sy_request *req, void *storage, size_t size,
@@ -94,9 +91,7 @@ namespace {
     *out = reinterpret_cast<sy_plan *>(storage);
     return SY_OK;
 }
-} // namespace
 
-namespace {
 // The selector's next target through every translator. <= 0: the
 // selector's end or error (t then holds garbage).
 [[gnu::always_inline]] inline int run_chain(PlanHeader *h, const Generation *g, Snapshot *s, const sy_topology *topo,
@@ -116,6 +111,7 @@ namespace {
     }
     return 1;
 }
+
 } // namespace
 
 int plan_start(Router *r, const sy_request *req, void *storage, size_t size, sy_plan **out,

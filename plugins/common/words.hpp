@@ -45,4 +45,10 @@ inline bool same_bytes(const char *a, const char *b, size_t n) {
     return load64(a + n - 8) == load64(b + n - 8);
 }
 
+// s (n bytes) is exactly the literal: its length first, then a comparison
+// the compiler turns into a few word loads.
+template <size_t N> inline bool is_literal(const char *s, size_t n, const char (&lit)[N]) {
+    return n == N - 1 && std::memcmp(s, lit, N - 1) == 0;
+}
+
 } // namespace syp

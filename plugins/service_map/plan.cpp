@@ -30,12 +30,6 @@ bool demoted(const ServiceMap *m, Plan *p, const Endpoint *e) {
     return f + m->liveness_ns > p->now1; // failed within the last window (or since the plan began)
 }
 
-// k (of length n) is the literal: its length first, then a comparison
-// the compiler turns into a few word loads.
-template <size_t N> bool is(const char *k, size_t n, const char (&lit)[N]) {
-    return n == N - 1 && std::memcmp(k, lit, N - 1) == 0;
-}
-
 bool bit(const Plan *p, uint32_t i) { return (p->skipped[i / 64] >> (i % 64)) & 1; }
 void set_bit(Plan *p, uint32_t i) { p->skipped[i / 64] |= uint64_t{1} << (i % 64); }
 
@@ -231,9 +225,9 @@ int plan_init(void *instance, const void *state, const sy_topology *, const sy_r
     for (const sy_json *v = h->json_first(doc); v; v = h->json_next(v)) {
         const char *k = h->json_key(v);
         size_t n = std::strlen(k);
-        if (is(k, n, "service")) service = v;
-        else if (is(k, n, "service_filter")) filter = v;
-        else if (is(k, n, "contact")) contact = v;
+        if (syp::is_literal(k, n, "service")) service = v;
+        else if (syp::is_literal(k, n, "service_filter")) filter = v;
+        else if (syp::is_literal(k, n, "contact")) contact = v;
     }
     uint32_t ct = contact ? h->json_type(contact) : uint32_t{SY_JSON_MISSING};
     if (contact && ct != SY_JSON_TRUE && ct != SY_JSON_FALSE)

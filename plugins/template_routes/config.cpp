@@ -211,6 +211,10 @@ int build_constants(Instance *in, sy_error *err) {
     return SY_OK;
 }
 
+bool key_is(const kriti::PathStep &st, const char *s) {
+    return st.key_len == std::strlen(s) && std::memcmp(st.key, s, st.key_len) == 0;
+}
+
 struct PathCheck {
     const Instance *in;
     int rc = SY_OK;
@@ -221,17 +225,14 @@ void check_path(const kriti::PathStep *steps, size_t n, const kriti::Span &span,
     auto *pc = static_cast<PathCheck *>(ud);
     if (pc->rc != SY_OK || n == 0) return;
     const Config &c = pc->in->cfg;
-    auto is = [&](size_t i, const char *s) {
-        return steps[i].key_len == std::strlen(s) && std::memcmp(steps[i].key, s, steps[i].key_len) == 0;
-    };
-    if (is(0, "read_replicas") && c.replica_count == 0) {
+    if (key_is(steps[0], "read_replicas") && c.replica_count == 0) {
         pc->rc = SY_ECONFIG;
         std::snprintf(pc->message, sizeof pc->message,
                       "the template routes to $.read_replicas (line %u, columns %u-%u) but no read_replicas are "
                       "configured", span.start_line, span.start_col, span.end_col);
         return;
     }
-    if (!is(0, "connection_set") || n < 2) return;
+    if (!key_is(steps[0], "connection_set") || n < 2) return;
     for (uint32_t i = 0; i < c.member_count; i++)
         if (steps[1].key_len == std::strlen(c.members[i].name) &&
             std::memcmp(steps[1].key, c.members[i].name, steps[1].key_len) == 0)
@@ -256,10 +257,6 @@ struct Binder {
     const Instance *in;
     ContextUse *use;
 };
-
-bool key_is(const kriti::PathStep &st, const char *s) {
-    return st.key_len == std::strlen(s) && std::memcmp(st.key, s, st.key_len) == 0;
-}
 
 int32_t slot_for(ContextUse &u, SlotKind kind, const kriti::PathStep *name, const kriti::Value *constant) {
     for (uint32_t i = 0; i < u.slot_count; i++) {

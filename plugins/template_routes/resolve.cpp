@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "common/fail.hpp"
+#include "common/words.hpp"
 #include "template_routes/template_routes.hpp"
 
 namespace tr {
@@ -141,11 +142,7 @@ int scan_map(const sy_host *h, const sy_json *obj, const char *what, const Conte
     return SY_OK;
 }
 
-// s (n bytes) is exactly lit: a fixed-size compare the compiler does in
-// registers.
-template <size_t N> inline bool text_is(const char *s, size_t n, const char (&lit)[N]) {
-    return n == N - 1 && std::memcmp(s, lit, N - 1) == 0;
-}
+using syp::is_literal;
 
 int operation(const sy_host *h, const sy_json *query, kriti::Arena &a, kriti::Value *out, Operation *op,
               sy_error *err) {
@@ -157,16 +154,16 @@ int operation(const sy_host *h, const sy_json *query, kriti::Arena &a, kriti::Va
         const char *key = h->json_key(v);
         const char *s = h->json_string(v);
         size_t kl = std::strlen(key), n = s ? std::strlen(s) : 0;
-        if (text_is(key, kl, "operation_type") && !seen_type) {
+        if (is_literal(key, kl, "operation_type") && !seen_type) {
             seen_type = true;
-            if (s && text_is(s, n, "query")) *op = Operation::Query;
-            else if (s && text_is(s, n, "mutation")) *op = Operation::Mutation;
-            else if (s && text_is(s, n, "subscription")) *op = Operation::Subscription;
+            if (s && is_literal(s, n, "query")) *op = Operation::Query;
+            else if (s && is_literal(s, n, "mutation")) *op = Operation::Mutation;
+            else if (s && is_literal(s, n, "subscription")) *op = Operation::Subscription;
             else
                 return syp::fail(h, err, SY_EREQUEST, "context.query.operation_type",
                             "operation type can only be one of the following: query, mutation or subscription");
             m[k++] = kriti::Member{"operation_type", 14, kriti::Value::string(s, static_cast<uint32_t>(n))};
-        } else if (text_is(key, kl, "operation_name") && !seen_name) {
+        } else if (is_literal(key, kl, "operation_name") && !seen_name) {
             seen_name = true;
             if (!s) return syp::fail(h, err, SY_EREQUEST, "context.query.operation_name", "expected a string");
             m[k++] = kriti::Member{"operation_name", 14, kriti::Value::string(s, static_cast<uint32_t>(n))};

@@ -47,14 +47,7 @@ bool is_condition(const Node *n) {
 // -1: a required bound value is absent.
 int operand(const Node *n, const Slots &s, Value *out) {
     switch (n->kind) {
-    case NodeKind::Bound:
-        if (const Value *v = s.values[n->bound.slot]) {
-            *out = *v;
-            return 1;
-        }
-        if (!n->bound.optional) return -1;
-        *out = Value::null();
-        return 1;
+    case NodeKind::Bound: return read_bound(n, s, out) ? 1 : -1;
     case NodeKind::String: *out = Value::string(n->str.ptr, n->str.len); return 1;
     case NodeKind::StringTem:
         *out = n->count ? Value::string(n->list.items[0]->str.ptr, n->list.items[0]->str.len) : Value::string("", 0);
@@ -96,6 +89,15 @@ int condition(const Node *n, const Slots &s) {
 }
 
 }  // namespace
+
+bool read_bound(const Node *n, const Slots &s, Value *out) {
+    if (const Value *v = s.values[n->bound.slot]) {
+        *out = *v;
+        return true;
+    }
+    *out = Value::null();
+    return n->bound.optional;
+}
 
 bool is_decision(const Node *n) {
     if (n->kind != NodeKind::If) return is_operand(n);

@@ -345,14 +345,7 @@ struct Evaluator {
 
     bool eval_bound(const Node *n, const Scope *scope, Value *out) {
         if (!slots) return eval(n->bound.orig, scope, out);
-        if (const Value *v = slots->values[n->bound.slot]) {
-            *out = *v;
-            return true;
-        }
-        if (n->bound.optional) {
-            *out = Value::null();
-            return true;
-        }
+        if (read_bound(n, *slots, out)) return true;
         slots->missed = true;
         return fail(ErrorCode::InvalidPath, n->span, "A bound path has no value: evaluate without slots");
     }

@@ -109,6 +109,10 @@ void json_emit(const Value &v, char *out);
 // ---------------------------------------------------------------- decisions
 
 struct Node;
+// A Bound node's value from the slots: the slot's value, null when absent
+// through `?`; false when a required value is absent (the lookup on `$`
+// must then tell its error).
+bool read_bound(const Node *n, const Slots &s, Value *out);
 // n is an if/elif/else over comparisons of bound values and literals down
 // to bound values or literals (decide.cpp).
 bool is_decision(const Node *n);
