@@ -308,7 +308,8 @@ int32_t bind_path(const kriti::PathStep *steps, size_t n, bool bindable, void *u
         int32_t slot = bound_slot(b->in, u, steps, n);
         if (slot >= 0) return slot;
     }
-    // left a lookup on `$`: which maps it can reach
+    // left a lookup on `$`: `$` is built, and these maps in it
+    u.dollar = true;
     if (n == 0 || (n == 1 && key_is(steps[0], "request"))) {
         u.headers = u.session = true;
     } else if (key_is(steps[0], "request")) {
@@ -330,7 +331,7 @@ int template_compile(const Instance *in, const char *src, size_t len, const char
                    ke.span.start_col, ke.span.end_col, ke.message);
     PathCheck pc{in};
     ContextUse u;
-    u.headers = u.session = false;
+    u.headers = u.session = u.dollar = false;
     Binder binder{in, &u};
     if (!kriti::for_each_path(*out, check_path, &pc) || (pc.rc == SY_OK && !kriti::bind_paths(*out, bind_path, &binder))) {
         pc.rc = SY_ENOMEM;

@@ -264,16 +264,22 @@ int resolve(const Instance *in, const kriti::Program *program, const ContextUse 
         *result = kriti::Value::string("PRIMARY", 7);
         return SY_OK;
     }
-    kriti::Binding b;
-    if (int rc = dollar(in, cx, arena, &b, err)) return rc;
+    // `$` itself only when some lookup on it is left unbound: otherwise
+    // evaluation reads slots alone (and names no `$` it could miss).
+    kriti::Binding b{"$", 1, kriti::Value::null()};
+    size_t bound = 0;
+    if (use.dollar) {
+        if (int rc = dollar(in, cx, arena, &b, err)) return rc;
+        bound = 1;
+    }
     const kriti::FunctionTable *fns = c.functions ? kriti::builtins() : nullptr;
     kriti::Error ke;
     kriti::Slots slots{sv.ptr};
-    bool ok = kriti::eval(program, &b, 1, fns, arena, in->limits, result, &ke, use.slot_count ? &slots : nullptr);
+    bool ok = kriti::eval(program, &b, bound, fns, arena, in->limits, result, &ke, use.slot_count ? &slots : nullptr);
     if (!ok && slots.missed) {
         // A required bound chain found nothing: the lookup's own error (or
         // what an enclosing `?` makes of it) comes from `$` built whole.
-        if (!want_headers || !want_session) {
+        if (!want_headers || !want_session || !bound) {
             cx = RequestContext{};
             Operation op;
             if (int rc = scan_context(h, use, context, true, true, sv, arena, &cx, &op, err)) return rc;

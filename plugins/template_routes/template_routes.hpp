@@ -46,6 +46,7 @@ constexpr uint32_t kMaxSlots = 32; // more distinct chains stay lookups on `$`
 struct ContextUse {
     bool headers = true;
     bool session = true;
+    bool dollar = true; // some lookup on `$` is left unbound: `$` is built
     uint32_t slot_count = 0;
     uint32_t header_slots = 0, session_slots = 0;
     SlotSpec slots[kMaxSlots];

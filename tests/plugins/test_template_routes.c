@@ -231,8 +231,11 @@ static void test_maps_a_template_cannot_read(void **state) {
     expect_plan(r, CTX("{\"X-A\": \"1\"}", "{\"K\": \"v\"}", "mutation"), "primary");
     sy_router_free(r);
 
-    static const char *const whole[] = {"{{ $.request }}", "{{ $ }}"};
-    for (size_t i = 0; i < 2; i++) {
+    /* the last one mixes a bound header with `$.request` whole: `$` is built too */
+    static const char *const whole[] = {"{{ $.request }}", "{{ $ }}",
+                                        "{{ if $.request.headers?['x-a'] == \\\"1\\\" }} {{ $.request }} "
+                                        "{{ else }} {{$.primary}} {{ end }}"};
+    for (size_t i = 0; i < 3; i++) {
         r = must(whole[i], NULL);
         assert_int_equal(plan(r, CTX("{\"X-A\": \"1\"}", "{\"K\": \"v\"}", "query"), got, sizeof got, &err),
                          SY_EREQUEST);
