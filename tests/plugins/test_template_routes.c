@@ -232,9 +232,9 @@ static void test_maps_a_template_cannot_read(void **state) {
     sy_router_free(r);
 
     /* the last one mixes a bound header with `$.request` whole: `$` is built too */
-    static const char *const whole[] = {"{{ $.request }}", "{{ $ }}",
-                                        "{{ if $.request.headers?['x-a'] == \\\"1\\\" }} {{ $.request }} "
-                                        "{{ else }} {{$.primary}} {{ end }}"};
+    static const char *const whole[] = {
+        "{{ $.request }}", "{{ $ }}",
+        "{{ if $.request.headers?['x-a'] == \\\"1\\\" }} {{ $.request }} {{ else }} {{$.primary}} {{ end }}"};
     for (size_t i = 0; i < 3; i++) {
         r = must(whole[i], NULL);
         assert_int_equal(plan(r, CTX("{\"X-A\": \"1\"}", "{\"K\": \"v\"}", "query"), got, sizeof got, &err),
