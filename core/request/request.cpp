@@ -53,15 +53,18 @@ const char *buf_set(const Alloc &a, Buf &b, const void *data, size_t len) {
     return p;
 }
 
-int set_string(Request *q, Buf &b, const char *s, const char **field, uint32_t flag) {
+int set_string(Request *q, Buf &b, const char *s, const char **field, uint32_t flag, size_t *len = nullptr) {
     if (!s) {
         *field = nullptr;
+        if (len) *len = 0;
         q->view.fields &= ~flag;
         return SY_OK;
     }
-    const char *p = buf_set(q->alloc, b, s, std::strlen(s));
+    size_t n = std::strlen(s);
+    const char *p = buf_set(q->alloc, b, s, n);
     if (!p) return SY_ENOMEM;
     *field = p;
+    if (len) *len = n;
     q->view.fields |= flag;
     return SY_OK;
 }
@@ -212,8 +215,8 @@ int parse_fields(Request *q, const cJSON *doc, sy_error *err) {
             PathScope pk(path, type ? "id" : "type");
             return fail(err, code, path.c_str(), "an entity needs a type and an id");
         }
-        if (set_string(q, q->entity_type, type, &q->view.entity_type, SY_REQ_ENTITY) ||
-            set_string(q, q->entity_id, id, &q->view.entity_id, SY_REQ_ENTITY))
+        if (set_string(q, q->entity_type, type, &q->view.entity_type, SY_REQ_ENTITY, &q->view.entity_type_len) ||
+            set_string(q, q->entity_id, id, &q->view.entity_id, SY_REQ_ENTITY, &q->view.entity_id_len))
             return fail(err, SY_ENOMEM, "entity", "out of memory");
     }
     const cJSON *ctx = cJSON_GetObjectItemCaseSensitive(doc, "context");
@@ -339,8 +342,8 @@ SY_API int sy_request_set_node(sy_request *req, const char *node) {
 SY_API int sy_request_set_entity(sy_request *req, const char *type, const char *id) {
     if (!valid_request(req) || (!type) != (!id)) return SY_EINVAL;
     Request *q = as_mut(req);
-    int rc = set_string(q, q->entity_type, type, &q->view.entity_type, SY_REQ_ENTITY);
-    if (!rc) rc = set_string(q, q->entity_id, id, &q->view.entity_id, SY_REQ_ENTITY);
+    int rc = set_string(q, q->entity_type, type, &q->view.entity_type, SY_REQ_ENTITY, &q->view.entity_type_len);
+    if (!rc) rc = set_string(q, q->entity_id, id, &q->view.entity_id, SY_REQ_ENTITY, &q->view.entity_id_len);
     return rc;
 }
 

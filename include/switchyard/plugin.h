@@ -108,6 +108,11 @@ typedef struct sy_request_view {
     const char *entity_id;
     const sy_json *context;  /* {"headers", "session", "query"} or NULL */
     const sy_json *document; /* the request JSON when parsed from JSON, or NULL */
+    /* Since 0.3 (struct_size > 96: check it): the byte lengths of
+     * entity_type and entity_id, so a plan that hashes or compares them
+     * need not measure them again. */
+    size_t entity_type_len;
+    size_t entity_id_len;
 } sy_request_view;
 
 /* ---------------------------------------------------------------- host services */

@@ -29,6 +29,7 @@
 #include "common/interface.hpp"
 #include "common/strings.hpp"
 #include "common/table_swap.hpp"
+#include "common/words.hpp"
 #include "common/json_keys.hpp"
 #include "common/json_path.hpp"
 #include "shard_map/md5.h"
@@ -77,6 +78,7 @@ struct Allocation {
 
 struct Type {
     char *name = nullptr;
+    size_t name_len = 0;
     uint32_t num_shards = 0;
     uint64_t mod_magic = 0; // shard_mod's reciprocal of num_shards
     char via[80] = {};   // {"type":"<name>","shard": (the shard and '}' follow per plan)
@@ -131,14 +133,17 @@ uint32_t shard_mod(uint32_t v, uint32_t n, uint64_t magic) {
     return static_cast<uint32_t>((static_cast<u128>(magic * v) * n) >> 64);
 }
 
-uint32_t shard_of(const char *id, const Type &ty) {
-    return shard_mod(sy_md5_prefix32(id, std::strlen(id)), ty.num_shards, ty.mod_magic);
+uint32_t shard_of(const char *id, size_t len, const Type &ty) {
+    return shard_mod(sy_md5_prefix32(id, len), ty.num_shards, ty.mod_magic);
 }
 
-int type_index(const Instance *in, const char *name) {
+int type_index(const Instance *in, const char *name, size_t len) {
     for (uint32_t i = 0; i < in->type_count; i++)
-        if (std::strcmp(in->types[i].name, name) == 0) return static_cast<int>(i);
+        if (in->types[i].name_len == len && syp::same_bytes(in->types[i].name, name, len)) return static_cast<int>(i);
     return -1;
+}
+int type_index(const Instance *in, const char *name) {
+    return type_index(in, name, std::strlen(name));
 }
 
 void clear_alloc(const sy_host *h, Allocation &a) {
@@ -330,6 +335,7 @@ int sm_create(void *instance, const sy_host *h, const sy_json *cfg, const char *
             rc = syp::fail(h, err, SY_ENOMEM, tp, "out of memory");
         else {
             Type &ty = in->types[in->type_count++];
+            ty.name_len = std::strlen(name);
             ty.num_shards = static_cast<uint32_t>(n);
             ty.mod_magic = mod_magic(ty.num_shards);
             total += ty.num_shards;
@@ -462,12 +468,15 @@ void locate_schedule(Instance *in, Locate &l, uint64_t now) {
 }
 
 // Whether node idx is left out now; an eviction found expired is cleared.
-bool is_evicted(const Instance *in, const State *st, int32_t idx) {
-    uint64_t until = st->evicted[idx].load(std::memory_order_relaxed);
-    if (until == 0) return false;
+// Out of line: plans check every node they yield, and almost none is.
+[[gnu::noinline]] bool evicted_until(const Instance *in, const State *st, int32_t idx, uint64_t until) {
     if (until == kForever || until > in->host->now_ns(in->host)) return true;
     st->evicted[idx].compare_exchange_strong(until, 0, std::memory_order_relaxed);
     return false;
+}
+inline bool is_evicted(const Instance *in, const State *st, int32_t idx) {
+    uint64_t until = st->evicted[idx].load(std::memory_order_relaxed);
+    return until != 0 && evicted_until(in, st, idx, until);
 }
 
 // After attach resolved the allocations: shards with a usable owner stop
@@ -603,8 +612,8 @@ struct Plan {
 // A plan for a shard without a usable owner: ask the locator when it is
 // time (one ask per shard at a time, backing off while unanswered) and tell
 // the caller when to try again.
-int miss(Instance *in, const State *st, int ti, uint32_t shard, int32_t owner, const sy_topology *topo,
-         sy_error *err) {
+[[gnu::noinline, gnu::cold]] int miss(Instance *in, const State *st, int ti, uint32_t shard, int32_t owner,
+                                      const sy_topology *topo, sy_error *err) {
     const sy_host *h = in->host;
     const char *type = in->types[ti].name;
     char why[160];
@@ -669,10 +678,14 @@ int sm_plan_init(void *instance, const void *state, const sy_topology *topo, con
     const auto *st = static_cast<const State *>(state);
     if (!(req->fields & SY_REQ_ENTITY) || !req->entity_type || !req->entity_id)
         return syp::fail(h, err, SY_EREQUEST, "entity", "shard_map plans an entity: the request has no {\"type\", \"id\"}");
-    int ti = type_index(in, req->entity_type);
+    // the lengths from a core that gives them (0.3), else measured
+    bool lens = req->struct_size >= offsetof(sy_request_view, entity_id_len) + sizeof req->entity_id_len;
+    size_t type_len = lens ? req->entity_type_len : std::strlen(req->entity_type);
+    size_t id_len = lens ? req->entity_id_len : std::strlen(req->entity_id);
+    int ti = type_index(in, req->entity_type, type_len);
     if (ti < 0)
         return syp::fail(h, err, SY_EREQUEST, "entity.type", "'%.100s' is not a configured shard type", req->entity_type);
-    uint32_t shard = shard_of(req->entity_id, in->types[ti]);
+    uint32_t shard = shard_of(req->entity_id, id_len, in->types[ti]);
     int32_t owner = st->owner[ti][shard];
     if (owner < 0 || is_evicted(in, st, owner)) return miss(in, st, ti, shard, owner, topo, err);
     auto *p = static_cast<Plan *>(plan_state);
@@ -760,7 +773,7 @@ int a_shard_of(void *instance, const char *type, const char *id, uint32_t *shard
     if (!type || !id || !shard) return syp::fail(in->host, err, SY_EINVAL, "", "type, id and shard are required");
     int ti = type_index(in, type);
     if (ti < 0) return syp::fail(in->host, err, SY_EUNKNOWN, "", "'%.100s' is not a configured shard type", type);
-    *shard = shard_of(id, in->types[ti]);
+    *shard = shard_of(id, std::strlen(id), in->types[ti]);
     return SY_OK;
 }
 
