@@ -380,18 +380,24 @@ inline int dm_plan_next(DefaultPlan *pl, sy_target *target) {
                     // builds it, with this first draw applied.
                     uint64_t eq = dm_match(keys, pl->rep_count, ph);
                     if (eq) {
-                        // matches counted by a multiply that sums the bytes
-                        // (baseline x86-64 has no popcnt: the builtin is a call)
-                        auto count = static_cast<uint32_t>(((eq >> 7) * (~uint64_t{0} / 255)) >> 56);
+                        // One multiply sums the match bytes into prefix
+                        // counts: byte i of cum is the number of matches in
+                        // bytes 0..i, its top byte the total (baseline
+                        // x86-64 has no popcnt). The j-th match is the first
+                        // byte whose count passes j: found without a loop
+                        // of j steps, which mispredicted on most picks (j is
+                        // random). Counts are <= 8: no borrow between bytes.
+                        constexpr uint64_t ones = ~uint64_t{0} / 255, high = ones << 7;
+                        uint64_t cum = (eq >> 7) * ones;
+                        auto count = static_cast<uint32_t>(cum >> 56);
                         uint32_t j = pl->lwt ? 0 : random_below(&pl->rng, count);
-                        uint64_t m = eq;
-                        for (uint32_t k = 0; k < j; k++) m &= m - 1;
+                        uint64_t past = ((cum | high) - (j + 1) * ones) & high;
                         pl->lazy = eq;
                         pl->start = j;
                         pl->buf_len = count;
                         pl->pos = 1;
                         pl->entered = 2;
-                        dm_emit(pl, pl->reps[__builtin_ctzll(m) >> 3], true, target);
+                        dm_emit(pl, pl->reps[__builtin_ctzll(past) >> 3], true, target);
                         return 1;
                     }
                     pl->buf_len = 0;
