@@ -92,6 +92,21 @@ inline void copy_whole(void *dst, const void *src) {
     return SY_OK;
 }
 
+// Every translator over the selector's target, in chain order.
+[[gnu::always_inline]] inline void translate_all(PlanHeader *h, const Generation *g, Snapshot *s,
+                                                 const sy_topology *topo, sy_target *t) {
+    for (size_t i = 1; i < g->chain_len && !t->error; i++) {
+        const Instance &tr = *g->chain[i];
+        char *scratch = reinterpret_cast<char *>(h) + kPlanScratchOffset + (i - 1) * SY_TRANSLATE_SCRATCH;
+        int rc = tr.vt.translate(tr.mem, s->states[i], topo, h->req, t, scratch, SY_TRANSLATE_SCRATCH);
+        if (rc != SY_OK && !t->error) t->error = sy_status_str(rc);
+    }
+    if (t->error) {
+        t->host = nullptr;
+        t->port = 0;
+    }
+}
+
 // The selector's next target through every translator. <= 0: the
 // selector's end or error (t then holds garbage).
 [[gnu::always_inline]] inline int run_chain(PlanHeader *h, const Generation *g, Snapshot *s, const sy_topology *topo,
@@ -99,16 +114,42 @@ inline void copy_whole(void *dst, const void *src) {
     const Instance &sel = *g->chain[0];
     int rc = sel.vt.plan_next(sel.mem, reinterpret_cast<char *>(h) + g->state_offset, t);
     if (rc <= 0) return rc;
-    for (size_t i = 1; i < g->chain_len && !t->error; i++) {
-        const Instance &tr = *g->chain[i];
-        char *scratch = reinterpret_cast<char *>(h) + kPlanScratchOffset + (i - 1) * SY_TRANSLATE_SCRATCH;
-        rc = tr.vt.translate(tr.mem, s->states[i], topo, h->req, t, scratch, SY_TRANSLATE_SCRATCH);
-        if (rc != SY_OK && !t->error) t->error = sy_status_str(rc);
+    translate_all(h, g, s, topo, t);
+    return 1;
+}
+
+// An older caller's smaller struct: the target built on the stack, its
+// prefix copied out, via entries past the count zeroed.
+inline void copy_prefix(sy_target *target, sy_target *t, uint32_t want) {
+    uint32_t n = t->via_count < SY_VIA_MAX ? t->via_count : SY_VIA_MAX;
+    for (uint32_t i = n; i < SY_VIA_MAX; i++) t->via[i] = nullptr;
+    std::memcpy(target, t, want);
+    target->struct_size = want;
+}
+
+// A selector with plan_advance/plan_fill: the end and errors are known
+// before any target is touched, so nothing is saved and given back.
+int next_in_two_steps(PlanHeader *h, const Generation *g, Snapshot *s, const sy_topology *topo,
+                      sy_target *target, uint32_t want) {
+    const Instance &sel = *g->chain[0];
+    void *state = reinterpret_cast<char *>(h) + g->state_offset;
+    int rc = sel.vt.plan_advance(sel.mem, state);
+    if (rc <= 0) {
+        h->done = 1;
+        return rc;
     }
-    if (t->error) {
-        t->host = nullptr;
-        t->port = 0;
+    if (want >= sizeof(sy_target)) {
+        fresh_target(target, topo->epoch);
+        sel.vt.plan_fill(sel.mem, state, target);
+        translate_all(h, g, s, topo, target);
+        target->struct_size = want;
+        return 1;
     }
+    sy_target t;
+    fresh_target(&t, topo->epoch);
+    sel.vt.plan_fill(sel.mem, state, &t);
+    translate_all(h, g, s, topo, &t);
+    copy_prefix(target, &t, want);
     return 1;
 }
 
@@ -148,6 +189,7 @@ SY_API int sy_plan_next(sy_plan *plan, sy_target *target) {
     const Generation *g = s->gen;
     const sy_topology *topo = &s->view;
     uint32_t want = target->struct_size;
+    if (g->chain[0]->vt.plan_fill) return next_in_two_steps(h, g, s, topo, target, want);
     if (want >= sizeof(sy_target)) {
         // Filled in place; a copy of what the caller had restores it at the
         // end of the plan or on error. The copy is wide and reads stores
@@ -174,11 +216,7 @@ SY_API int sy_plan_next(sy_plan *plan, sy_target *target) {
         h->done = 1;
         return rc;
     }
-    // via entries past the count zeroed
-    uint32_t n = t.via_count < SY_VIA_MAX ? t.via_count : SY_VIA_MAX;
-    for (uint32_t i = n; i < SY_VIA_MAX; i++) t.via[i] = nullptr;
-    std::memcpy(target, &t, want);
-    target->struct_size = want;
+    copy_prefix(target, &t, want);
     return 1;
 }
 

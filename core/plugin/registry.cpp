@@ -42,6 +42,9 @@ int check_vtable(const sy_plugin *vt, const char *origin, const char *path, sy_e
     if (!vt->create || !vt->destroy)
         return fail(err, SY_EPLUGIN, path, "%s: plugin '%.64s' lacks create or destroy", origin,
                     vt->name);
+    if (vt->struct_size >= offsetof(sy_plugin, plan_fill) + sizeof(void *) && !vt->plan_advance != !vt->plan_fill)
+        return fail(err, SY_EPLUGIN, path, "%s: plugin '%.64s' has only one of plan_advance and plan_fill", origin,
+                    vt->name);
     return SY_OK;
 }
 

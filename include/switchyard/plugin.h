@@ -230,6 +230,17 @@ struct sy_plugin {
     int (*get_interface)(void *instance, const char *name, uint32_t min_version,
                          const void **iface);
     /* methods above are in ABI version 1 */
+
+    /* Since 0.3 (struct_size covers them). Optional, selectors, both or
+     * neither: the next target in two steps, as a cursor has next and
+     * column. plan_advance moves the plan to its next target without
+     * touching any target: 1 there is one, 0 the end, < 0 an error.
+     * plan_fill then fills the core's fresh target with it, and cannot
+     * fail. With them the core keeps no copy of the caller's target to give
+     * back untouched at the end or on an error (a copy on every target).
+     * plan_next stays required: cores before 0.3 call only it. */
+    int (*plan_advance)(void *instance, void *plan_state);
+    void (*plan_fill)(void *instance, void *plan_state, sy_target *target);
 };
 
 /* The single entry symbol of a plugin shared object: *out = the index-th

@@ -315,6 +315,8 @@ const sy_plugin kAddressMap = {
     .translate = am_translate,
     .on_outcome = nullptr,
     .get_interface = nullptr,
+    .plan_advance = nullptr,
+    .plan_fill = nullptr,
 };
 
 } // namespace

@@ -725,6 +725,8 @@ const sy_plugin kPlugin = {
     cr_translate,
     nullptr,
     cr_get_interface,
+    nullptr,
+    nullptr,
 };
 
 } // namespace

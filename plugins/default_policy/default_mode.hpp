@@ -80,6 +80,8 @@ struct DefaultPlan {
     uint8_t remote;           // other DCs are allowed
     uint8_t entered;          // the phase's buffer is built (2: only its first draw, see lazy)
     uint32_t buf_len;
+    uint32_t cur;               // the target plan_advance moved to, for plan_fill
+    uint32_t cur_replica;
     uint64_t rep_filter;        // bit (node % 64) of each replica, once list phases begin
     const uint8_t *pre;         // the snapshot's keys for this position, or NULL: rkey
     uint64_t lazy;              // a replica phase's matches (dm_match) until its list is built
@@ -356,7 +358,14 @@ inline void dm_key_replicas(DefaultPlan *pl) {
     pl->keyed = 1;
 }
 
-inline int dm_plan_next(DefaultPlan *pl, sy_target *target) {
+inline int dm_yield(DefaultPlan *pl, uint32_t node, bool replica) {
+    pl->cur = node;
+    pl->cur_replica = replica;
+    return 1;
+}
+
+// To the next target (plan_advance): 1, or 0 at the end.
+inline int dm_plan_advance(DefaultPlan *pl) {
     const DefaultState *st = pl->st;
     for (;;) {
         if (pl->phase < kOtherFirst && !pl->keyed) dm_key_replicas(pl);
@@ -397,8 +406,7 @@ inline int dm_plan_next(DefaultPlan *pl, sy_target *target) {
                         pl->buf_len = count;
                         pl->pos = 1;
                         pl->entered = 2;
-                        dm_emit(pl, pl->reps[__builtin_ctzll(past) >> 3], true, target);
-                        return 1;
+                        return dm_yield(pl, pl->reps[__builtin_ctzll(past) >> 3], true);
                     }
                     pl->buf_len = 0;
                 } else {
@@ -420,8 +428,7 @@ inline int dm_plan_next(DefaultPlan *pl, sy_target *target) {
                     pl->buf[j] = pl->buf[pl->pos];
                     pl->buf[pl->pos] = x;
                 }
-                dm_emit(pl, pl->buf[pl->pos++], true, target);
-                return 1;
+                return dm_yield(pl, pl->buf[pl->pos++], true);
             }
         } else { // a node list from a random offset
             bool down = ph >= kDownFirst;
@@ -440,17 +447,23 @@ inline int dm_plan_next(DefaultPlan *pl, sy_target *target) {
                 uint32_t at = pl->start + pl->pos++;
                 uint32_t node = list[at < n ? at : at - n];
                 if (down) {
-                    dm_emit(pl, node, dm_is_replica(pl, node), target);
-                    return 1;
+                    return dm_yield(pl, node, dm_is_replica(pl, node));
                 }
                 if (dm_is_replica(pl, node) || dm_slow(pl, node) != slow_pass) continue;
-                dm_emit(pl, node, false, target);
-                return 1;
+                return dm_yield(pl, node, false);
             }
         }
         pl->phase++;
         pl->entered = 0;
     }
+}
+
+inline void dm_plan_fill(const DefaultPlan *pl, sy_target *target) { dm_emit(pl, pl->cur, pl->cur_replica, target); }
+
+inline int dm_plan_next(DefaultPlan *pl, sy_target *target) {
+    if (!dm_plan_advance(pl)) return 0;
+    dm_plan_fill(pl, target);
+    return 1;
 }
 
 } // namespace syp::dp

@@ -398,6 +398,26 @@ int dp_plan_next(void *instance, void *plan_state, sy_target *target) {
     return dm_plan_next(&ps->standard, target);
 }
 
+int dp_plan_advance(void *instance, void *plan_state) {
+    auto *ps = static_cast<PlanState *>(plan_state);
+    switch (policy(instance)->cfg.mode) {
+    case Mode::single_target: return st_plan_advance(&ps->single_target);
+    case Mode::round_robin: return rr_plan_advance(&ps->round_robin);
+    case Mode::standard: break;
+    }
+    return dm_plan_advance(&ps->standard);
+}
+
+void dp_plan_fill(void *instance, void *plan_state, sy_target *target) {
+    auto *ps = static_cast<PlanState *>(plan_state);
+    switch (policy(instance)->cfg.mode) {
+    case Mode::single_target: return st_plan_fill(&ps->single_target, target);
+    case Mode::round_robin: return rr_plan_fill(&ps->round_robin, target);
+    case Mode::standard: break;
+    }
+    dm_plan_fill(&ps->standard, target);
+}
+
 const char *outcome_name(uint32_t kind) {
     static const char *const names[] = {"success", "timeout",       "refused",    "reset",
                                         "tls_error", "resolve_error", "overloaded", "other_error"};
@@ -447,6 +467,8 @@ const sy_plugin kDefaultPolicy = {
     .translate = nullptr,
     .on_outcome = syp::dp::dp_on_outcome,
     .get_interface = nullptr,
+    .plan_advance = syp::dp::dp_plan_advance,
+    .plan_fill = syp::dp::dp_plan_fill,
 };
 } // namespace
 

@@ -54,11 +54,21 @@ inline int rr_plan_init(Policy *p, const RoundRobinState *st, void *plan_state, 
     return SY_OK;
 }
 
-inline int rr_plan_next(RoundRobinPlan *plan, sy_target *target) {
+inline int rr_plan_advance(RoundRobinPlan *plan) {
+    if (plan->pos >= plan->state->count) return 0;
+    plan->pos++;
+    return 1;
+}
+
+inline void rr_plan_fill(const RoundRobinPlan *plan, sy_target *target) {
     const RoundRobinState *st = plan->state;
-    if (plan->pos >= st->count) return 0;
-    uint32_t at = plan->start + plan->pos++;
+    uint32_t at = plan->start + plan->pos - 1;
     fill_node_target(st->head.topology, st->up[at < st->count ? at : at - st->count], target);
+}
+
+inline int rr_plan_next(RoundRobinPlan *plan, sy_target *target) {
+    if (!rr_plan_advance(plan)) return 0;
+    rr_plan_fill(plan, target);
     return 1;
 }
 

@@ -59,13 +59,17 @@ inline int st_plan_init(const Policy *p, const SingleTargetState *st, void *plan
     return SY_OK;
 }
 
-inline int st_plan_next(SingleTargetPlan *plan, sy_target *target) {
+inline int st_plan_advance(SingleTargetPlan *plan) {
     if (plan->done) return 0;
     plan->done = 1;
+    return 1;
+}
+
+inline void st_plan_fill(const SingleTargetPlan *plan, sy_target *target) {
     const SingleTargetState *st = plan->state;
     if (st->node_index != kNoNode) {
         fill_node_target(st->head.topology, st->node_index, target);
-        return 1;
+        return;
     }
     const Policy *p = plan->policy;
     target->node = p->cfg.target.s;
@@ -73,6 +77,11 @@ inline int st_plan_next(SingleTargetPlan *plan, sy_target *target) {
     target->port = p->target_ep.port;
     target->node_index = kNoNode;
     SY_TARGET_ADD_VIA(target, kPluginName);
+}
+
+inline int st_plan_next(SingleTargetPlan *plan, sy_target *target) {
+    if (!st_plan_advance(plan)) return 0;
+    st_plan_fill(plan, target);
     return 1;
 }
 

@@ -68,7 +68,7 @@ void service_phase(Plan *p, uint32_t phase) {
     p->pos = 0;
 }
 
-int service_next(const ServiceMap *m, Plan *p, sy_target *t) {
+int service_advance(const ServiceMap *m, Plan *p) {
     const Service *s = p->svc;
     while (p->phase < kServiceEnd) {
         uint32_t size = p->hi - p->lo;
@@ -85,14 +85,7 @@ int service_next(const ServiceMap *m, Plan *p, sy_target *t) {
             } else if (p->phase != kDown && !bit(p, at)) {
                 continue;
             }
-            t->node = x.node;
-            t->host = x.host;
-            t->port = x.port;
-            t->datacenter = x.datacenter;
-            t->rack = x.rack;
-            t->node_index = x.node_index;
-            if (x.down) t->flags |= SY_TARGET_DOWN;
-            SY_TARGET_ADD_VIA_DETAIL(t, kPluginName, s->via);
+            p->cur = at;
             return 1;
         }
         service_phase(p, p->phase + 1);
@@ -100,7 +93,19 @@ int service_next(const ServiceMap *m, Plan *p, sy_target *t) {
     return 0;
 }
 
-int contact_next(const ServiceMap *m, Plan *p, sy_target *t) {
+void service_fill(const Plan *p, sy_target *t) {
+    const Instance &x = p->svc->instances[p->cur];
+    t->node = x.node;
+    t->host = x.host;
+    t->port = x.port;
+    t->datacenter = x.datacenter;
+    t->rack = x.rack;
+    t->node_index = x.node_index;
+    if (x.down) t->flags |= SY_TARGET_DOWN;
+    SY_TARGET_ADD_VIA_DETAIL(t, kPluginName, p->svc->via);
+}
+
+int contact_advance(const ServiceMap *m, Plan *p) {
     const State *st = p->st;
     uint32_t n = st->contact_count;
     while (p->phase < kContactEnd) {
@@ -117,20 +122,25 @@ int contact_next(const ServiceMap *m, Plan *p, sy_target *t) {
             } else if (p->phase == kDemoted ? !bit(p, at) : !c.down) {
                 continue;
             }
-            t->node = c.node;
-            t->host = c.host;
-            t->port = c.port;
-            t->datacenter = c.datacenter;
-            t->rack = c.rack;
-            t->node_index = c.node_index;
-            if (c.down) t->flags |= SY_TARGET_DOWN;
-            SY_TARGET_ADD_VIA_DETAIL(t, kPluginName, p->via[c.kind]);
+            p->cur = at;
             return 1;
         }
         p->phase = p->phase == kHealthy && !p->check ? kContactDown : p->phase + 1;
         p->pos = 0;
     }
     return 0;
+}
+
+void contact_fill(const Plan *p, sy_target *t) {
+    const Contact &c = p->st->contacts[p->cur];
+    t->node = c.node;
+    t->host = c.host;
+    t->port = c.port;
+    t->datacenter = c.datacenter;
+    t->rack = c.rack;
+    t->node_index = c.node_index;
+    if (c.down) t->flags |= SY_TARGET_DOWN;
+    SY_TARGET_ADD_VIA_DETAIL(t, kPluginName, p->via[c.kind]);
 }
 
 // "service_filter": {"zone": "a", ...} into the plan (the request outlives it).
@@ -245,10 +255,22 @@ int plan_init(void *instance, const void *state, const sy_topology *, const sy_r
     return fail(h, err, SY_EREQUEST, "", "service_map plans {\"service\": \"<key>\"} or {\"contact\": true}: the request has neither");
 }
 
-int plan_next(void *instance, void *plan_state, sy_target *target) {
+int plan_advance(void *instance, void *plan_state) {
     const auto *m = static_cast<const ServiceMap *>(instance);
     auto *p = static_cast<Plan *>(plan_state);
-    return p->svc ? service_next(m, p, target) : contact_next(m, p, target);
+    return p->svc ? service_advance(m, p) : contact_advance(m, p);
+}
+
+void plan_fill(void *, void *plan_state, sy_target *target) {
+    const auto *p = static_cast<const Plan *>(plan_state);
+    if (p->svc) service_fill(p, target);
+    else contact_fill(p, target);
+}
+
+int plan_next(void *instance, void *plan_state, sy_target *target) {
+    if (!plan_advance(instance, plan_state)) return 0;
+    plan_fill(instance, plan_state, target);
+    return 1;
 }
 
 } // namespace syp::svc

@@ -28,6 +28,7 @@ struct Plan {
     uint64_t now1;          // the clock + 1 once read, else 0
     uint32_t phase, pos, start, lo, hi; // the phase, its range [lo, hi) and its walk
     uint32_t filter_count;
+    uint32_t cur; // the instance or contact plan_advance moved to
     bool check; // demotion stamps are looked at (some endpoint has failed)
     Filter filters[kMaxFilters];
     // Positions skipped in the healthy phases because they were demoted:
@@ -39,5 +40,7 @@ struct Plan {
 int plan_init(void *instance, const void *state, const sy_topology *topo, const sy_request_view *req, void *plan_state,
               sy_error *err);
 int plan_next(void *instance, void *plan_state, sy_target *target);
+int plan_advance(void *instance, void *plan_state);
+void plan_fill(void *instance, void *plan_state, sy_target *target);
 
 } // namespace syp::svc

@@ -204,6 +204,8 @@ const sy_plugin kPlugin = {
     nullptr,
     sm_on_outcome,
     nullptr,
+    plan_advance,
+    plan_fill,
 };
 
 } // namespace

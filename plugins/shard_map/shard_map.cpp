@@ -603,9 +603,8 @@ struct Plan {
     Instance *in;
     const State *st;
     const sy_topology *topo;
-    const int32_t *order; // owner then replicas: kMaxReplicas + 1 indices
-    int32_t list[kMaxReplicas + 1];
-    uint32_t i;
+    int32_t list[kMaxReplicas + 1]; // owner then replicas
+    uint32_t i;                     // the next in list; the current is i - 1
     char via[96];
 };
 
@@ -703,25 +702,36 @@ int sm_plan_init(void *instance, const void *state, const sy_topology *topo, con
     return SY_OK;
 }
 
-int sm_plan_next(void *, void *plan_state, sy_target *t) {
+int sm_plan_advance(void *, void *plan_state) {
     auto *p = static_cast<Plan *>(plan_state);
     while (p->i < kMaxReplicas + 1) {
         uint32_t k = p->i++;
         int32_t idx = p->list[k];
-        if (idx < 0 || (k > 0 && is_evicted(p->in, p->st, idx))) continue;
-        const sy_node *n = SY_TOPOLOGY_NODE(p->topo, idx);
-        t->node = n->id;
-        t->host = n->host;
-        t->port = n->port;
-        t->datacenter = n->datacenter;
-        t->rack = n->rack;
-        t->node_index = static_cast<uint32_t>(idx);
-        if (k > 0) t->flags |= SY_TARGET_REPLICA;
-        if (!n->up) t->flags |= SY_TARGET_DOWN;
-        SY_TARGET_ADD_VIA_DETAIL(t, kPluginName, p->via);
-        return 1;
+        if (idx >= 0 && (k == 0 || !is_evicted(p->in, p->st, idx))) return 1;
     }
     return 0;
+}
+
+void sm_plan_fill(void *, void *plan_state, sy_target *t) {
+    const auto *p = static_cast<const Plan *>(plan_state);
+    uint32_t k = p->i - 1;
+    int32_t idx = p->list[k];
+    const sy_node *n = SY_TOPOLOGY_NODE(p->topo, idx);
+    t->node = n->id;
+    t->host = n->host;
+    t->port = n->port;
+    t->datacenter = n->datacenter;
+    t->rack = n->rack;
+    t->node_index = static_cast<uint32_t>(idx);
+    if (k > 0) t->flags |= SY_TARGET_REPLICA;
+    if (!n->up) t->flags |= SY_TARGET_DOWN;
+    SY_TARGET_ADD_VIA_DETAIL(t, kPluginName, p->via);
+}
+
+int sm_plan_next(void *instance, void *plan_state, sy_target *t) {
+    if (!sm_plan_advance(instance, plan_state)) return 0;
+    sm_plan_fill(instance, plan_state, t);
+    return 1;
 }
 
 // A node that failed to connect is evicted (its shards re-located after a
@@ -823,6 +833,8 @@ const sy_plugin kPlugin = {
     nullptr,
     sm_on_outcome,
     sm_get_interface,
+    sm_plan_advance,
+    sm_plan_fill,
 };
 
 } // namespace

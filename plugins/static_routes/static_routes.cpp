@@ -644,6 +644,8 @@ const sy_plugin kPlugin = {
     sr_translate,
     nullptr,
     sr_get_interface,
+    nullptr,
+    nullptr,
 };
 
 } // namespace

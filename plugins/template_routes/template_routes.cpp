@@ -225,6 +225,8 @@ const sy_plugin kPlugin = {
     nullptr,
     nullptr,
     tr_get_interface,
+    nullptr,
+    nullptr,
 };
 
 } // namespace

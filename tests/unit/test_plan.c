@@ -118,6 +118,109 @@ static const sy_plugin kSel = {
     .on_outcome = sel_on_outcome,
 };
 
+/* ---------------------------------------------------------------- two-step probe selector */
+
+/* tp_step: the same nodes in order through plan_advance/plan_fill;
+ * {"error_at": k}: the k-th advance (from 0) fails with SY_ENOROUTE. */
+static int g_advance, g_fill;
+
+typedef struct step_instance {
+    int error_at;
+} step_instance;
+
+typedef struct step_plan {
+    const sy_topology *topo;
+    size_t pos; /* the next node; the current is pos - 1 */
+    int advances;
+    const step_instance *in;
+} step_plan;
+
+static int step_create(void *instance, const sy_host *host, const sy_json *config, const char *path,
+                       sy_error *err) {
+    (void)path;
+    (void)err;
+    step_instance *s = instance;
+    const sy_json *e = host->json_get(config, "error_at");
+    s->error_at = e ? (int)host->json_number(e) : -1;
+    return SY_OK;
+}
+
+static void step_destroy(void *instance) { (void)instance; }
+
+static int step_plan_init(void *instance, const void *state, const sy_topology *topology,
+                          const sy_request_view *request, void *plan_state, sy_error *err) {
+    (void)state;
+    (void)request;
+    (void)err;
+    step_plan *p = plan_state;
+    p->topo = topology;
+    p->pos = 0;
+    p->advances = 0;
+    p->in = instance;
+    return SY_OK;
+}
+
+static int step_plan_advance(void *instance, void *plan_state) {
+    (void)instance;
+    step_plan *p = plan_state;
+    g_advance++;
+    if (p->advances++ == p->in->error_at) return SY_ENOROUTE;
+    if (p->pos >= p->topo->node_count) return 0;
+    p->pos++;
+    return 1;
+}
+
+static void step_plan_fill(void *instance, void *plan_state, sy_target *target) {
+    (void)instance;
+    step_plan *p = plan_state;
+    g_fill++;
+    const sy_node *n = SY_TOPOLOGY_NODE(p->topo, p->pos - 1);
+    target->node = n->id;
+    target->host = n->host;
+    target->port = n->port;
+    target->node_index = (uint32_t)(p->pos - 1);
+    SY_TARGET_ADD_VIA(target, "tp_step");
+}
+
+static int step_plan_next(void *instance, void *plan_state, sy_target *target) {
+    (void)instance;
+    (void)plan_state;
+    (void)target;
+    fail_msg("tp_step: a core that has plan_advance and plan_fill never calls plan_next");
+    return SY_EINTERNAL;
+}
+
+static const sy_plugin kStep = {
+    .abi_version = SY_PLUGIN_ABI_VERSION,
+    .struct_size = sizeof(sy_plugin),
+    .name = "tp_step",
+    .description = "probe selector: the topology's nodes in order, in two steps",
+    .roles = SY_ROLE_SELECTOR,
+    .instance_size = sizeof(step_instance),
+    .plan_state_size = sizeof(step_plan),
+    .create = step_create,
+    .destroy = step_destroy,
+    .plan_init = step_plan_init,
+    .plan_next = step_plan_next,
+    .plan_advance = step_plan_advance,
+    .plan_fill = step_plan_fill,
+};
+
+/* Half of the pair: refused at registration. */
+static const sy_plugin kHalfStep = {
+    .abi_version = SY_PLUGIN_ABI_VERSION,
+    .struct_size = sizeof(sy_plugin),
+    .name = "tp_half_step",
+    .roles = SY_ROLE_SELECTOR,
+    .instance_size = sizeof(step_instance),
+    .plan_state_size = sizeof(step_plan),
+    .create = step_create,
+    .destroy = step_destroy,
+    .plan_init = step_plan_init,
+    .plan_next = step_plan_next,
+    .plan_advance = step_plan_advance,
+};
+
 /* ---------------------------------------------------------------- probe translator */
 
 /* {"tag": "a", "refuse": "<node id>"}: host becomes "<tag>-<host>", written
@@ -194,12 +297,12 @@ static const char *const kTopo3 =
     " {\"id\": \"b\", \"host\": \"10.0.0.2\", \"port\": 2},"
     " {\"id\": \"c\", \"host\": \"10.0.0.3\", \"port\": 3}]}";
 
-static sy_router *router(const char *selector_config, const char *translators) {
+static sy_router *router_of(const char *selector, const char *selector_config, const char *translators) {
     char buf[4096];
     int n = snprintf(buf, sizeof buf,
-                     "{\"topology\": %s, \"selector\": {\"plugin\": \"tp_sel\", \"config\": %s},"
+                     "{\"topology\": %s, \"selector\": {\"plugin\": \"%s\", \"config\": %s},"
                      " \"translators\": %s}",
-                     kTopo3, selector_config, translators);
+                     kTopo3, selector, selector_config, translators);
     assert_true(n > 0 && (size_t)n < sizeof buf);
     sy_router *r = NULL;
     sy_error err = SY_STRUCT_INIT(sy_error);
@@ -208,12 +311,18 @@ static sy_router *router(const char *selector_config, const char *translators) {
     return r;
 }
 
+static sy_router *router(const char *selector_config, const char *translators) {
+    return router_of("tp_sel", selector_config, translators);
+}
+
 static int setup(void **state) {
     (void)state;
     sy_error err = SY_STRUCT_INIT(sy_error);
     assert_int_equal(sy_register_plugin(&kSel, &err), SY_OK);
     assert_int_equal(sy_register_plugin(&kTr, &err), SY_OK);
+    assert_int_equal(sy_register_plugin(&kStep, &err), SY_OK);
     g_plan_init = g_plan_next = g_attach = g_detach = g_outcomes_sel = g_outcomes_tr = 0;
+    g_advance = g_fill = 0;
     return 0;
 }
 
@@ -462,6 +571,77 @@ static void test_old_target_struct(void **state) {
     sy_router_free(r);
 }
 
+/* A selector in two steps: each target is filled once, through the
+ * translators; the end and an error leave the caller's target exactly as
+ * it was (nothing was touched, so nothing is given back). */
+static void test_two_step_selector(void **state) {
+    (void)state;
+    sy_router *r = router_of("tp_step", "{}", "[{\"plugin\": \"tp_tr\", \"config\": {\"tag\": \"t\"}}]");
+    sy_request *q = NULL;
+    sy_error err = SY_STRUCT_INIT(sy_error);
+    assert_int_equal(sy_request_new(r, &q, &err), SY_OK);
+    sy_plan_storage st;
+    sy_plan *p = NULL;
+    assert_int_equal(sy_plan_init(r, q, &st, sizeof st, &p, &err), SY_OK);
+    sy_target t = SY_STRUCT_INIT(sy_target);
+    t.flags = 0xff00; /* a fresh target each time: the caller's flags do not leak in */
+    static const char *const hosts[] = {"t-10.0.0.1", "t-10.0.0.2", "t-10.0.0.3"};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(sy_plan_next(p, &t), 1);
+        assert_string_equal(t.host, hosts[i]);
+        assert_int_equal(t.node_index, (uint32_t)i);
+        assert_int_equal(t.flags, 0);
+        assert_int_equal(t.via_count, 2);
+        assert_string_equal(t.via[0], "tp_step");
+        assert_null(t.via_detail[0]);
+        assert_int_equal(t.epoch, 1);
+        assert_int_equal(t.struct_size, sizeof(sy_target));
+    }
+    assert_int_equal(g_fill, 3);
+    sy_target before = t;
+    assert_int_equal(sy_plan_next(p, &t), 0);
+    assert_memory_equal(&t, &before, sizeof t);
+    assert_int_equal(sy_plan_next(p, &t), 0); /* sticky, and the selector is not asked again */
+    assert_int_equal(g_advance, 4);
+    assert_int_equal(g_fill, 3);
+    sy_plan_release(p);
+    sy_request_free(q);
+    sy_router_free(r);
+
+    r = router_of("tp_step", "{\"error_at\": 1}", "[]");
+    assert_int_equal(sy_request_new(r, &q, &err), SY_OK);
+    assert_int_equal(sy_plan_init(r, q, &st, sizeof st, &p, &err), SY_OK);
+    assert_int_equal(sy_plan_next(p, &t), 1);
+    assert_string_equal(t.node, "a");
+    before = t;
+    assert_int_equal(sy_plan_next(p, &t), SY_ENOROUTE);
+    assert_memory_equal(&t, &before, sizeof t); /* untouched on failure */
+    assert_int_equal(sy_plan_next(p, &t), 0);
+    sy_plan_release(p);
+
+    /* an older caller's smaller struct: its prefix, nothing past it */
+    assert_int_equal(sy_plan_init(r, q, &st, sizeof st, &p, &err), SY_OK);
+    union {
+        sy_target t;
+        unsigned char bytes[sizeof(sy_target)];
+    } u;
+    memset(&u, 0x77, sizeof u);
+    const uint32_t old_size = (uint32_t)offsetof(sy_target, datacenter);
+    u.t.struct_size = old_size;
+    assert_int_equal(sy_plan_next(p, &u.t), 1);
+    assert_int_equal(u.t.struct_size, old_size);
+    assert_string_equal(u.t.node, "a");
+    assert_int_equal(u.t.port, 1);
+    for (size_t i = old_size; i < sizeof u; i++) assert_int_equal(u.bytes[i], 0x77);
+    sy_plan_release(p);
+    sy_request_free(q);
+    sy_router_free(r);
+
+    /* one of the pair without the other is refused */
+    assert_int_equal(sy_register_plugin(&kHalfStep, &err), SY_EPLUGIN);
+    assert_non_null(strstr(err.message, "only one of plan_advance and plan_fill"));
+}
+
 static void test_outcomes_reach_every_plugin(void **state) {
     (void)state;
     sy_router *r = router("{}", "[{\"plugin\": \"tp_tr\", \"config\": {\"tag\": \"t\"}}]");
@@ -523,6 +703,7 @@ int main(void) {
         cmocka_unit_test_setup(test_selector_error_propagates, setup),
         cmocka_unit_test_setup(test_plan_keeps_its_snapshot, setup),
         cmocka_unit_test_setup(test_old_target_struct, setup),
+        cmocka_unit_test_setup(test_two_step_selector, setup),
         cmocka_unit_test_setup(test_outcomes_reach_every_plugin, setup),
         cmocka_unit_test_setup(test_fake_clock_reaches_plugins, setup),
     };
