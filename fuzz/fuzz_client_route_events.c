@@ -413,8 +413,8 @@ static void get_table(void)
         syf_fail("client_routes.table is incomplete");
 }
 
-/* The model of a config's own rows. */
-static void model_from_config(model *m, struct config_choice c)
+/* The rows a config names itself. */
+static void model_config_rows(model *m, struct config_choice c)
 {
     m->tls = c.tls;
     m->n = 0;
@@ -423,7 +423,31 @@ static void model_from_config(model *m, struct config_choice c)
         model_set(m, uuids[1], 0, "nlb-2.example.com", 9043, 0);
         model_set(m, uuids[2], 2, "10.0.0.9", 0, 19044);
     }
+}
+
+/* The model of a new router's table: its config's rows. */
+static void model_from_config(model *m, struct config_choice c)
+{
+    model_config_rows(m, c);
     model_finish(m, NULL);
+}
+
+/* After a reload to another config (every config here lists the same
+ * proxies): the config's rows, then each row of the old table for a pair
+ * the config does not name; a host keeps its connection id while it has a
+ * row. */
+static void model_inherit(model *m, struct config_choice c, model *before)
+{
+    model_config_rows(m, c);
+    for (int i = 0; i < before->n; i++) {
+        const mhost *x = &before->h[i];
+        for (int p = 0; p < NPROXIES; p++) {
+            const mhost *own = model_find(m, x->id);
+            if (x->rows[p].present && !(own && own->rows[p].present))
+                model_set(m, x->id, p, x->rows[p].addr, x->rows[p].port, x->rows[p].tls_port);
+        }
+    }
+    model_finish(m, before);
 }
 
 /* ---------------------------------------------------------------- checks */
@@ -847,7 +871,7 @@ static void op_held_plan(reader *r)
 static char config_buf[4096];
 
 /* A reload: the same config keeps the instance and its table; another one
- * starts from that config's rows. */
+ * starts from that config's rows and inherits the rest (model_inherit). */
 static void op_reload(reader *r)
 {
     unsigned b = take(r);
@@ -877,7 +901,10 @@ static void op_reload(reader *r)
     get_table(); /* a new instance when the config changed */
     int same = c.tls == config.tls && c.drain == config.drain && c.rows == config.rows;
     config = c;
-    if (!same) model_from_config(&cur, c);
+    if (!same) {
+        model_inherit(&next, c, &cur);
+        model_copy(&cur, &next);
+    }
 }
 
 /* ---------------------------------------------------------------- driver */

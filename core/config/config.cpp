@@ -253,6 +253,30 @@ int create_stage(Router *r, Generation *gen, const Generation *prev, bool *taken
     return SY_OK;
 }
 
+// Each instance the reload created (its config changed) inherits from the
+// one of prev it replaces: the first not kept, of the same plugin and role.
+int inherit_stages(Router *r, Generation *gen, const Generation *prev, bool *taken, sy_error *err) {
+    for (size_t i = 0; i < gen->chain_len; i++) {
+        Instance *in = gen->chain[i];
+        bool kept = false;
+        for (size_t j = 0; j < prev->chain_len && !kept; j++) kept = prev->chain[j] == in;
+        if (kept || !in->vt.inherit) continue;
+        for (size_t j = 0; j < prev->chain_len; j++) {
+            Instance *old = prev->chain[j];
+            if (taken[j] || old->src != in->src || old->selector != in->selector) continue;
+            taken[j] = true;
+            const char *path = in->selector ? "selector" : "translators";
+            clear_error(err);
+            int rc = in->vt.inherit(in->mem, old->mem, err);
+            if (rc != SY_OK) return plugin_failed(err, rc, path, in->vt.name, "inherit");
+            router_log(r, SY_LOG_INFO, "core", "%s: plugin %s inherited from the instance its config replaced", path,
+                       in->vt.name);
+            break;
+        }
+    }
+    return SY_OK;
+}
+
 // Builds a generation from a config and publishes it: the first one at
 // router creation (prev NULL), or a reload's over prev. The topology section
 // replaces the current topology only when it is new or changed: an
@@ -339,6 +363,8 @@ int configure(Router *r, const char *json, size_t len, const char *base_dir, Dia
                 goto out;
         }
     }
+    if (d.first) goto out;
+    if (prev && (rc = inherit_stages(r, gen, prev, taken, d.slot())) && !d.failed(rc)) goto out;
     if (d.first) goto out;
     gen->state_offset = plan_state_offset(gen->chain_len - 1);
     gen->plan_size = gen->state_offset + gen->chain[0]->vt.plan_state_size;

@@ -241,6 +241,17 @@ struct sy_plugin {
      * plan_next stays required: cores before 0.3 call only it. */
     int (*plan_advance)(void *instance, void *plan_state);
     void (*plan_fill)(void *instance, void *plan_state, sy_target *target);
+
+    /* Since 0.3 (struct_size covers it). Optional. A reload that changes
+     * this plugin's config creates a new instance; before the new
+     * configuration is attached and published, the core calls inherit on
+     * it with the instance it replaces (the same plugin in the same role),
+     * so what the host fed at run time (routes, allocations, a locator)
+     * is not lost. previous still serves the old configuration, maybe on
+     * other threads, and keeps serving if the reload fails later: read it
+     * under its own locks and take nothing from it. A failure refuses the
+     * reload. */
+    int (*inherit)(void *instance, void *previous, sy_error *err);
 };
 
 /* The single entry symbol of a plugin shared object: *out = the index-th

@@ -63,9 +63,13 @@ typedef struct sy_shard_map_allocations {
      * MD5 of its UTF-8 id, big-endian, modulo the type's num_shards. */
     int (*shard_of)(void *instance, const char *type, const char *id, uint32_t *shard, sy_error *err);
     /* Version 2. Sets (or with NULL removes) the locator; the previous one's
-     * destroy runs before this returns. A reload that replaces the
-     * shard_map instance (its config changed) starts without one: set it
-     * again on the new instance. */
+     * destroy runs before this returns, unless an instance a reload
+     * replaced still shares it: then when that instance goes. A reload that
+     * replaces the shard_map instance (its config changed) carries the
+     * locator over, with the allocations of the types whose shard count is
+     * unchanged and the evictions (core 0.3); fetch the interface again
+     * for the new instance: set_locator and apply on the old one no longer
+     * reach plans. */
     int (*set_locator)(void *instance, const sy_shard_locator *locator, sy_error *err);
 } sy_shard_map_allocations;
 

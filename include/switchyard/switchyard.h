@@ -227,6 +227,9 @@ SY_API int sy_config_check(const char *config_json, size_t len, const sy_router_
  *  - a stage whose plugin and config are unchanged keeps its instance and
  *    its state (latency averages, route tables changed through its
  *    interface); the connector keeps its pools, circuits and DNS cache;
+ *  - a stage whose config changed gets a new instance that inherits what
+ *    the host fed the old one where the plugin can (0.3: client_routes'
+ *    rows, shard_map's allocations, evictions and locator);
  *  - the config's topology replaces the current one only when it differs
  *    from the previous config's (an unchanged or absent section keeps what
  *    was published since);

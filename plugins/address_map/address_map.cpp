@@ -317,6 +317,7 @@ const sy_plugin kAddressMap = {
     .get_interface = nullptr,
     .plan_advance = nullptr,
     .plan_fill = nullptr,
+    .inherit = nullptr,
 };
 
 } // namespace

@@ -703,6 +703,54 @@ int t_list(void *instance, char *out, size_t cap, size_t *out_len, sy_error *err
 const sy_client_routes_table kIface = {sizeof(sy_client_routes_table), SY_CLIENT_ROUTES_TABLE_VERSION,
                                        t_replace_all, t_apply_event, t_list};
 
+// A reload replaced prev (its config changed): the rows the host fed it
+// carry over for the connection ids still configured, where the new
+// config names no row of its own for the pair (a static route edited in
+// the config wins over the old one). A host keeps its connection id when
+// that still has a row. prev may be translating and taking rows meanwhile:
+// its table is referenced under its mutex.
+int cr_inherit(void *instance, void *previous, sy_error *err) {
+    Instance *in = inst_of(instance);
+    Instance *prev = inst_of(previous);
+    const sy_host *h = in->host;
+    Table *theirs;
+    {
+        std::lock_guard<std::mutex> g(prev->mu);
+        theirs = prev->current.load();
+        if (theirs) theirs->refs.fetch_add(1, std::memory_order_relaxed);
+    }
+    Table *mine = in->current.load();
+    int map[kMaxProxies]; // prev's proxy index -> ours, or -1
+    for (uint32_t p = 0; p < kMaxProxies; p++)
+        map[p] = p < prev->proxy_count ? proxy_index(in, prev->proxies[p].connection_id) : -1;
+    Builder b{h};
+    bool ok = b.copy(mine);
+    for (uint32_t i = 0; ok && theirs && i < theirs->count; i++) {
+        const Host &x = theirs->hosts[i];
+        const Host *own = b.find(x.host_id);
+        for (uint32_t p = 0; ok && p < kMaxProxies; p++) {
+            const Row &r = x.rows[p];
+            if (!r.address || map[p] < 0 || (own && own->rows[map[p]].address)) continue;
+            ok = b.set(x.host_id, static_cast<uint32_t>(map[p]), r.address, r.port, r.tls_port);
+            own = b.find(x.host_id);
+        }
+    }
+    Table *t = ok ? b.finish(nullptr, in->proxy_count) : nullptr;
+    for (uint32_t i = 0; t && theirs && i < t->count; i++) { // stickiness, by connection id
+        Host &x = t->hosts[i];
+        const Host *o = nullptr;
+        for (uint32_t j = 0; j < theirs->count && !o; j++)
+            if (std::strcmp(theirs->hosts[j].host_id, x.host_id) == 0) o = &theirs->hosts[j];
+        int q = o && o->sticky < kMaxProxies ? map[o->sticky] : -1;
+        if (q >= 0 && x.rows[q].address) x.sticky = static_cast<uint32_t>(q);
+    }
+    table_unref(h, theirs);
+    if (!t) return syp::fail(h, err, SY_ENOMEM, "", "out of memory");
+    in->current.store(t); // not published yet: nothing translates with it
+    table_unref(h, mine);
+    return SY_OK;
+}
+
 int cr_get_interface(void *, const char *name, uint32_t min_version, const void **iface) {
     return syp::offer_interface(name, min_version, iface, SY_CLIENT_ROUTES_TABLE, SY_CLIENT_ROUTES_TABLE_VERSION, &kIface);
 }
@@ -727,6 +775,7 @@ const sy_plugin kPlugin = {
     cr_get_interface,
     nullptr,
     nullptr,
+    cr_inherit,
 };
 
 } // namespace

@@ -469,6 +469,7 @@ const sy_plugin kDefaultPolicy = {
     .get_interface = nullptr,
     .plan_advance = syp::dp::dp_plan_advance,
     .plan_fill = syp::dp::dp_plan_fill,
+    .inherit = nullptr,
 };
 } // namespace
 

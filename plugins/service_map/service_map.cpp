@@ -206,6 +206,7 @@ const sy_plugin kPlugin = {
     nullptr,
     plan_advance,
     plan_fill,
+    nullptr,
 };
 
 } // namespace

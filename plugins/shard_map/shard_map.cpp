@@ -64,6 +64,22 @@ struct Locate {
     std::atomic<uint32_t> asked{0}; // 1: an ask is out (counted in Instance::locating)
 };
 
+// The host's locator, shared by an instance and the one that inherits it
+// on a reload (both may plan at once): called under its own mutex, so it
+// never runs twice at once; destroyed with its last holder.
+struct SharedLocator {
+    std::atomic<uint32_t> refs{1};
+    std::mutex call_mu;
+    sy_shard_locator l{};
+};
+
+void locator_unref(const sy_host *h, SharedLocator *x) {
+    if (!x || x->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    if (x->l.destroy) x->l.destroy(x->l.user_data);
+    x->~SharedLocator();
+    h->free(h, x, sizeof *x);
+}
+
 struct Evicted {
     char *id;
     uint64_t until; // now_ns; kForever: while the topology says down
@@ -103,8 +119,8 @@ struct Instance {
     LocateCfg lc;
     Locate *loc[kMaxTypes] = {};
     std::atomic<uint32_t> locating{0};
-    std::mutex loc_mu; // the locator; held while it is called (one ask at a time)
-    sy_shard_locator locator{};
+    std::mutex loc_mu; // locator (the pointer; calls hold the locator's own mutex)
+    SharedLocator *locator = nullptr;
     std::atomic<bool> has_locator{false};
     std::mutex evict_mu; // evicted[]
     Evicted evicted[kMaxEvicted] = {};
@@ -257,7 +273,7 @@ void sm_destroy(void *instance) {
         sfree(h, in->types[i].name);
     }
     for (uint32_t i = 0; i < in->evicted_count; i++) sfree(h, in->evicted[i].id);
-    if (in->locator.destroy) in->locator.destroy(in->locator.user_data);
+    locator_unref(h, in->locator);
     in->~Instance();
 }
 
@@ -645,10 +661,18 @@ struct Plan {
         if (l.due.compare_exchange_strong(due, now + wait)) {
             if (!l.asked.exchange(1)) in->locating.fetch_add(1);
             l.tries.fetch_add(1, std::memory_order_relaxed);
-            int lrc;
+            int lrc = SY_OK;
+            SharedLocator *x;
             {
                 std::lock_guard<std::mutex> g(in->loc_mu);
-                lrc = in->locator.locate ? in->locator.locate(type, shard, in->locator.user_data) : SY_OK;
+                if ((x = in->locator)) x->refs.fetch_add(1, std::memory_order_relaxed);
+            }
+            if (x) {
+                {
+                    std::lock_guard<std::mutex> g(x->call_mu);
+                    lrc = x->l.locate(type, shard, x->l.user_data);
+                }
+                locator_unref(h, x);
             }
             if (lrc < 0 && h->log_enabled(h, SY_LOG_WARN))
                 h->log(h, SY_LOG_WARN, "the locator failed for shard %u of '%.100s' (%d): asking again after a backoff",
@@ -790,21 +814,81 @@ int a_shard_of(void *instance, const char *type, const char *id, uint32_t *shard
 int a_set_locator(void *instance, const sy_shard_locator *l, sy_error *err) {
     if (!instance) return SY_EINVAL;
     Instance *in = inst_of(instance);
-    sy_shard_locator next{};
+    const sy_host *h = in->host;
+    SharedLocator *next = nullptr;
     if (l) {
         if (l->struct_size < offsetof(sy_shard_locator, user_data) + sizeof(void *) || !l->locate)
-            return syp::fail(in->host, err, SY_EINVAL, "", "a locator needs its struct_size and locate");
-        std::memcpy(&next, l, l->struct_size < sizeof next ? l->struct_size : sizeof next);
-        next.struct_size = sizeof next;
+            return syp::fail(h, err, SY_EINVAL, "", "a locator needs its struct_size and locate");
+        void *m = h->alloc(h, sizeof(SharedLocator), alignof(SharedLocator));
+        if (!m) return syp::fail(h, err, SY_ENOMEM, "", "out of memory");
+        next = new (m) SharedLocator();
+        std::memcpy(&next->l, l, l->struct_size < sizeof next->l ? l->struct_size : sizeof next->l);
+        next->l.struct_size = sizeof next->l;
     }
-    sy_shard_locator old;
+    SharedLocator *old;
     {
         std::lock_guard<std::mutex> g(in->loc_mu);
         old = in->locator;
         in->locator = next;
-        in->has_locator.store(l != nullptr, std::memory_order_release);
+        in->has_locator.store(next != nullptr, std::memory_order_release);
     }
-    if (old.destroy) old.destroy(old.user_data);
+    locator_unref(h, old);
+    return SY_OK;
+}
+
+// A reload replaced prev (its config changed): the allocations of the
+// types both have with the same shard count, the evictions, and the
+// locator carry over. prev may be planning and taking answers meanwhile:
+// its table is referenced under its mutex, the rest read under theirs.
+int sm_inherit(void *instance, void *previous, sy_error *err) {
+    Instance *in = inst_of(instance);
+    Instance *prev = inst_of(previous);
+    const sy_host *h = in->host;
+    Table *theirs;
+    {
+        std::lock_guard<std::mutex> g(prev->mu);
+        theirs = prev->current.load();
+        if (theirs) theirs->refs.fetch_add(1, std::memory_order_relaxed);
+    }
+    Table *mine = in->current.load();
+    Table *t = table_copy(in, mine);
+    bool ok = t != nullptr;
+    for (uint32_t i = 0; ok && theirs && i < in->type_count; i++) {
+        const Type &ty = in->types[i];
+        int pi = type_index(prev, ty.name, ty.name_len);
+        if (pi < 0 || prev->types[pi].num_shards != ty.num_shards) continue; // shards mean other ids now
+        for (uint32_t sh = 0; ok && sh < ty.num_shards; sh++) {
+            const Allocation &o = theirs->shards[pi][sh];
+            Allocation &a = t->shards[i][sh];
+            if (!o.node || (a.node && a.epoch >= o.epoch)) continue; // the config's own, unless older
+            clear_alloc(h, a);
+            a.epoch = o.epoch;
+            ok = (a.node = dup(h, o.node)) != nullptr;
+            for (uint32_t r = 0; ok && r < o.replica_count; r++, a.replica_count++)
+                ok = (a.replicas[r] = dup(h, o.replicas[r])) != nullptr;
+        }
+    }
+    table_unref(prev, theirs);
+    if (!ok) {
+        if (t) table_unref(in, t);
+        return syp::fail(h, err, SY_ENOMEM, "", "out of memory");
+    }
+    in->current.store(t); // not published yet: no plan reads it
+    table_unref(in, mine);
+    {
+        std::lock_guard<std::mutex> g(prev->evict_mu);
+        for (uint32_t k = 0; k < prev->evicted_count && in->evicted_count < kMaxEvicted; k++) {
+            char *id = dup(h, prev->evicted[k].id);
+            if (!id) return syp::fail(h, err, SY_ENOMEM, "", "out of memory");
+            in->evicted[in->evicted_count++] = Evicted{id, prev->evicted[k].until};
+        }
+    }
+    std::lock_guard<std::mutex> g(prev->loc_mu);
+    if (prev->locator && !in->locator) {
+        prev->locator->refs.fetch_add(1, std::memory_order_relaxed);
+        in->locator = prev->locator;
+        in->has_locator.store(true, std::memory_order_release);
+    }
     return SY_OK;
 }
 
@@ -835,6 +919,7 @@ const sy_plugin kPlugin = {
     sm_get_interface,
     sm_plan_advance,
     sm_plan_fill,
+    sm_inherit,
 };
 
 } // namespace

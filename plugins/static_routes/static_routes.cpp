@@ -646,6 +646,7 @@ const sy_plugin kPlugin = {
     sr_get_interface,
     nullptr,
     nullptr,
+    nullptr,
 };
 
 } // namespace

@@ -227,6 +227,7 @@ const sy_plugin kPlugin = {
     tr_get_interface,
     nullptr,
     nullptr,
+    nullptr,
 };
 
 } // namespace

@@ -26,9 +26,9 @@
 #define B "22222222-2222-2222-2222-222222222222"
 #define C "33333333-3333-3333-3333-333333333333"
 
-static int make(const char *cr_config, const sy_router_options *o, sy_router **out, sy_error *err) {
-    static char buf[1 << 14];
-    int n = snprintf(buf, sizeof buf,
+/* The whole router config around client_routes' config. */
+static int full_config(char *buf, size_t cap, const char *cr_config) {
+    return snprintf(buf, cap,
                      "{\"plugin_path\": [\"%s\"], \"topology\": {\"nodes\": ["
                      "{\"id\": \"" A "\", \"host\": \"10.0.0.1\", \"port\": 9042},"
                      "{\"id\": \"" B "\", \"host\": \"10.0.0.2\", \"port\": 9042},"
@@ -36,6 +36,11 @@ static int make(const char *cr_config, const sy_router_options *o, sy_router **o
                      " \"selector\": {\"plugin\": \"default_policy\", \"config\": {\"mode\": \"round_robin\", \"seed\": 0}},"
                      " \"translators\": [{\"plugin\": \"client_routes\", \"config\": %s}]}",
                      plugin_dir(), cr_config);
+}
+
+static int make(const char *cr_config, const sy_router_options *o, sy_router **out, sy_error *err) {
+    static char buf[1 << 14];
+    int n = full_config(buf, sizeof buf, cr_config);
     assert_true(n > 0 && (size_t)n < sizeof buf);
     *err = (sy_error){.struct_size = sizeof *err};
     *out = NULL;
@@ -194,6 +199,50 @@ static void test_stickiness_across_refresh(void **state) {
     sy_router_free(r);
 }
 
+static void reload(sy_router *r, const char *cr_config) {
+    static char buf[1 << 14];
+    int n = full_config(buf, sizeof buf, cr_config);
+    sy_error err = SY_STRUCT_INIT(sy_error);
+    int rc = sy_router_reload(r, buf, (size_t)n, NULL, NULL, &err);
+    if (rc != SY_OK) fail_msg("reload: %s: %s: %s", sy_status_name(rc), err.path, err.message);
+}
+
+/* A reload that changes client_routes' config replaces its instance: the
+ * rows the host fed carry over for the connection ids still configured
+ * (by id, whatever their new order), a node keeps its connection id, and a
+ * row the new config names itself wins over the carried one. */
+static void test_reload_inherits(void **state) {
+    (void)state;
+    char cfg[1024];
+    snprintf(cfg, sizeof cfg, "{%s}", kTwoProxies);
+    sy_router *r = must(cfg);
+    void *inst;
+    const sy_client_routes_table *t = table_of(r, &inst);
+    call(t->replace_all, inst, "[" ROW("pl-b", A, "b1", 1) "]");
+    call(t->replace_all, inst,
+         "[" ROW("pl-a", A, "a1", 2) "," ROW("pl-b", A, "b2", 3) "," ROW("pl-a", B, "a2", 4) "," ROW("pl-b", C, "c1", 5) "]");
+    char got[3][128];
+    translate_all(r, got);
+    assert_string_equal(got[0], "b2:3"); /* sticky on pl-b */
+    /* reordered, pl-a's hostname changed, a third id, a static row for C */
+    reload(r, "{\"proxies\": [{\"connection_id\": \"pl-b\"}, {\"connection_id\": \"pl-a\", \"hostname\": \"vpce-a2\"},"
+              " {\"connection_id\": \"pl-c\"}], \"routes\": [" ROW("pl-b", C, "cfg-c", 9) "]}");
+    void *inst2;
+    t = table_of(r, &inst2);
+    assert_ptr_not_equal(inst2, inst);
+    translate_all(r, got);
+    assert_string_equal(got[0], "b2:3");      /* still pl-b, though pl-b is now first anyway */
+    assert_string_equal(got[1], "vpce-a2:4"); /* carried row, the new hostname */
+    assert_string_equal(got[2], "cfg-c:9");   /* the config's own row wins */
+    /* pl-b no longer configured: its rows go, A falls back to pl-a */
+    reload(r, "{\"proxies\": [{\"connection_id\": \"pl-a\"}]}");
+    translate_all(r, got);
+    assert_string_equal(got[0], "a1:2");
+    assert_string_equal(got[1], "a2:4");
+    assert_non_null(strstr(got[2], "no route for host_id " C));
+    sy_router_free(r);
+}
+
 /* Events: rows for exactly the named pairs; a named pair without a row is a
  * deletion of that pair only; unconfigured ids ignored; lists parallel. */
 static void test_events(void **state) {
@@ -335,6 +384,7 @@ int main(void) {
         cmocka_unit_test(test_events),
         cmocka_unit_test(test_drain_on_change_targets),
         cmocka_unit_test(test_plans_allocate_nothing),
+        cmocka_unit_test(test_reload_inherits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,15 +24,20 @@
 
 #include "shard_map/md5.h"
 
-static int make(const char *config, const sy_router_options *o, sy_router **out, sy_error *err) {
-    static char buf[1 << 13];
-    int n = snprintf(buf, sizeof buf,
+/* The whole router config around shard_map's config. */
+static int full_config(char *buf, size_t cap, const char *config) {
+    return snprintf(buf, cap,
                      "{\"plugin_path\": [\"%s\"], \"topology\": {\"nodes\": ["
                      "{\"id\": \"n1\", \"host\": \"10.0.0.1\", \"port\": 25520},"
                      "{\"id\": \"n2\", \"host\": \"10.0.0.2\", \"port\": 25520},"
                      "{\"id\": \"n3\", \"host\": \"10.0.0.3\", \"port\": 25520}]},"
                      " \"selector\": {\"plugin\": \"shard_map\", \"config\": %s}}",
                      plugin_dir(), config);
+}
+
+static int make(const char *config, const sy_router_options *o, sy_router **out, sy_error *err) {
+    static char buf[1 << 13];
+    int n = full_config(buf, sizeof buf, config);
     assert_true(n > 0 && (size_t)n < sizeof buf);
     *err = (sy_error){.struct_size = sizeof *err};
     *out = NULL;
@@ -436,6 +441,54 @@ static void test_miss_asks_the_locator(void **state) {
     sy_router_free(r);
 }
 
+/* A reload that changes shard_map's config replaces its instance: the new
+ * one inherits the allocations the host applied (for types whose shard
+ * count is unchanged; the config's own allocations win), and the locator,
+ * shared until the old instance goes and destroyed exactly once. */
+static void test_reload_inherits(void **state) {
+    (void)state;
+    sy_router *r = fake_clock_router("{\"answer_timeout_ms\": 100}");
+    void *inst;
+    const sy_shard_map_allocations *a = with_locator(r, &inst);
+    sy_error err = SY_STRUCT_INIT(sy_error);
+    const char *ans = "{\"allocations\": [{\"type\": \"counter\", \"shard\": 70, \"node\": \"n3\", \"epoch\": 1},"
+                      " {\"type\": \"e\", \"shard\": 6, \"node\": \"n1\", \"epoch\": 1},"
+                      " {\"type\": \"counter\", \"shard\": 87, \"node\": \"n3\", \"epoch\": 2}]}";
+    assert_int_equal(a->apply(inst, ans, strlen(ans), &err), SY_OK);
+    char first[32];
+    assert_int_equal(try_plan(r, "e", "e-1", &err, first, sizeof first), SY_OK);
+    assert_string_equal(first, "n1");
+
+    /* e now has 20 shards; counter's shard 87 and 3 come from the config
+     * (87 at an older epoch than the applied one, 3 new); another timeout */
+    char cfg[1024], full[1 << 13];
+    snprintf(cfg, sizeof cfg,
+             "{\"shard_types\": [{\"type\": \"counter\", \"num_shards\": 100}, {\"type\": \"e\", \"num_shards\": 20}],"
+             " \"allocations\": [{\"type\": \"counter\", \"shard\": 87, \"node\": \"n1\", \"epoch\": 1},"
+             " {\"type\": \"counter\", \"shard\": 3, \"node\": \"n2\"}], \"locate\": {\"answer_timeout_ms\": 200}}");
+    int n = full_config(full, sizeof full, cfg);
+    assert_int_equal(sy_router_reload(r, full, (size_t)n, NULL, NULL, &err), SY_OK);
+    void *inst2;
+    const sy_shard_map_allocations *a2 = iface(r, &inst2);
+    assert_ptr_not_equal(inst2, inst); /* replaced, not kept */
+    assert_int_equal(g_loc.destroyed, 0);
+    assert_int_equal(try_plan(r, "counter", "alice", &err, first, sizeof first), SY_OK); /* shard 70, applied */
+    assert_string_equal(first, "n3");
+    assert_int_equal(try_plan(r, "counter", "user-42", &err, first, sizeof first), SY_OK); /* 87: epoch 2 beats 1 */
+    assert_string_equal(first, "n3");
+    /* e's ids map to other shards now: nothing carried, the locator asked */
+    int calls = g_loc.calls;
+    assert_int_equal(try_plan(r, "e", "e-1", &err, NULL, 0), SY_EPENDING);
+    assert_non_null(strstr(err.message, "asked the locator"));
+    assert_int_equal(g_loc.calls, calls + 1);
+    /* the locator goes with the last instance holding it, once */
+    assert_int_equal(a2->set_locator(inst2, NULL, &err), SY_OK);
+    assert_int_equal(g_loc.destroyed, 1);
+    assert_int_equal(try_plan(r, "e", "e-2", &err, NULL, 0), SY_ENOROUTE);
+    sy_router_free(r);
+    assert_int_equal(g_loc.destroyed, 1);
+}
+
 /* A failed owner is evicted: its shards are re-located after a jittered
  * backoff, an answer naming it again is not trusted, its eviction ends with
  * evict_ms. */
@@ -596,6 +649,7 @@ int main(void) {
         cmocka_unit_test(test_down_node_is_evicted),
         cmocka_unit_test(test_max_locating),
         cmocka_unit_test(test_locate_config_errors),
+        cmocka_unit_test(test_reload_inherits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -126,7 +126,11 @@ static int g_advance, g_fill;
 
 typedef struct step_instance {
     int error_at;
+    int serial;        /* which creation this is */
+    int inherit_fails; /* {"inherit_fails": true} */
 } step_instance;
+
+static int g_step_serial, g_inherits, g_inherited_from;
 
 typedef struct step_plan {
     const sy_topology *topo;
@@ -142,7 +146,18 @@ static int step_create(void *instance, const sy_host *host, const sy_json *confi
     step_instance *s = instance;
     const sy_json *e = host->json_get(config, "error_at");
     s->error_at = e ? (int)host->json_number(e) : -1;
+    s->inherit_fails = host->json_type(host->json_get(config, "inherit_fails")) == SY_JSON_TRUE;
+    s->serial = ++g_step_serial;
     return SY_OK;
+}
+
+static int step_inherit(void *instance, void *previous, sy_error *err) {
+    (void)err;
+    step_instance *s = instance;
+    const step_instance *prev = previous;
+    g_inherits++;
+    g_inherited_from = prev->serial;
+    return s->inherit_fails ? SY_ENOMEM : SY_OK;
 }
 
 static void step_destroy(void *instance) { (void)instance; }
@@ -204,6 +219,7 @@ static const sy_plugin kStep = {
     .plan_next = step_plan_next,
     .plan_advance = step_plan_advance,
     .plan_fill = step_plan_fill,
+    .inherit = step_inherit,
 };
 
 /* Half of the pair: refused at registration. */
@@ -309,6 +325,14 @@ static sy_router *router_of(const char *selector, const char *selector_config, c
     int rc = sy_router_new(buf, (size_t)n, NULL, &r, &err);
     if (rc != SY_OK) fail_msg("sy_router_new: %s: %s: %s", sy_status_name(rc), err.path, err.message);
     return r;
+}
+
+static int reload_to(sy_router *r, const char *selector, const char *selector_config, sy_error *err) {
+    char buf[4096];
+    int n = snprintf(buf, sizeof buf, "{\"topology\": %s, \"selector\": {\"plugin\": \"%s\", \"config\": %s}}", kTopo3,
+                     selector, selector_config);
+    assert_true(n > 0 && (size_t)n < sizeof buf);
+    return sy_router_reload(r, buf, (size_t)n, NULL, NULL, err);
 }
 
 static sy_router *router(const char *selector_config, const char *translators) {
@@ -642,6 +666,42 @@ static void test_two_step_selector(void **state) {
     assert_non_null(strstr(err.message, "only one of plan_advance and plan_fill"));
 }
 
+/* A reload that changes a plugin's config makes a new instance, which
+ * inherits from the one it replaces; a kept instance inherits nothing; a
+ * failed inherit refuses the reload and the old configuration serves on. */
+static void test_reload_inherits(void **state) {
+    (void)state;
+    g_step_serial = g_inherits = g_inherited_from = 0;
+    sy_router *r = router_of("tp_step", "{}", "[]");
+    sy_error err = SY_STRUCT_INIT(sy_error);
+    assert_int_equal(g_inherits, 0); /* a new router: nothing to inherit from */
+    assert_int_equal(reload_to(r, "tp_step", "{\"error_at\": 9}", &err), SY_OK);
+    assert_int_equal(g_inherits, 1);
+    assert_int_equal(g_inherited_from, 1);
+    assert_int_equal(g_step_serial, 2);
+    assert_int_equal(reload_to(r, "tp_step", "{\"error_at\": 9}", &err), SY_OK); /* unchanged: kept */
+    assert_int_equal(g_inherits, 1);
+    assert_int_equal(g_step_serial, 2);
+    assert_int_equal(reload_to(r, "tp_sel", "{}", &err), SY_OK); /* another plugin: nothing to inherit */
+    assert_int_equal(g_inherits, 1);
+    assert_int_equal(reload_to(r, "tp_step", "{}", &err), SY_OK);
+    assert_int_equal(g_inherits, 1); /* the previous selector was tp_sel */
+    assert_int_equal(reload_to(r, "tp_step", "{\"inherit_fails\": true}", &err), SY_ENOMEM);
+    assert_int_equal(g_inherits, 2);
+    assert_non_null(strstr(err.message, "inherit"));
+    sy_request *q = NULL;
+    assert_int_equal(sy_request_new(r, &q, &err), SY_OK);
+    sy_plan_storage st;
+    sy_plan *p = NULL;
+    assert_int_equal(sy_plan_init(r, q, &st, sizeof st, &p, &err), SY_OK); /* the old one serves */
+    sy_target t = SY_STRUCT_INIT(sy_target);
+    assert_int_equal(sy_plan_next(p, &t), 1);
+    assert_string_equal(t.via[0], "tp_step");
+    sy_plan_release(p);
+    sy_request_free(q);
+    sy_router_free(r);
+}
+
 static void test_outcomes_reach_every_plugin(void **state) {
     (void)state;
     sy_router *r = router("{}", "[{\"plugin\": \"tp_tr\", \"config\": {\"tag\": \"t\"}}]");
@@ -704,6 +764,7 @@ int main(void) {
         cmocka_unit_test_setup(test_plan_keeps_its_snapshot, setup),
         cmocka_unit_test_setup(test_old_target_struct, setup),
         cmocka_unit_test_setup(test_two_step_selector, setup),
+        cmocka_unit_test_setup(test_reload_inherits, setup),
         cmocka_unit_test_setup(test_outcomes_reach_every_plugin, setup),
         cmocka_unit_test_setup(test_fake_clock_reaches_plugins, setup),
     };

@@ -211,7 +211,9 @@ static void test_retry_on_hint(void **state) {
     Wait w;
     assert_int_equal(start(r, &w, "user-42", &err), SY_EPENDING);
     assert_non_null(strstr(err.message, "re-locating in"));
-    assert_in_range(err.retry_after_ms, 20, 40);
+    /* the backoff (20-40 ms, jittered) less the time since the report: this
+     * router runs on the real clock, and a slow (TSan) run spends some */
+    assert_in_range(err.retry_after_ms, 1, 40);
     assert_int_equal(g_loc.asks, 0);
     g_loc.answer = "n3"; /* the coordinator moved it */
     run_until(r, &w, 2000);
