@@ -18,6 +18,8 @@
 // endpoint (host or port), or drops it, asks the host (sy_host version 3) to
 // drain the node's old endpoint, so no pooled connection keeps reaching the
 // node's old address through a proxy port that may now mean another node.
+// A reload to a config with it does the same between the old instance's
+// table and the new one's (a renamed proxy host, a dropped connection id).
 //
 // Rows come from the config (static setups) and through the typed interface
 // client_routes.table (<switchyard/client_routes.h>): a full refresh, or a
@@ -319,8 +321,9 @@ void drain_one(const Instance *in, const Host &x, const char *host, uint32_t por
 // Every endpoint a node used in `before` and no longer uses in `after` (its
 // host or that port changed, or the node went) is drained: connections to
 // it reach the node's old address, or a proxy port that now means another
-// node. Both tables are sorted by host_id.
-void drain_changed(const Instance *in, const Table *before, const Table *after) {
+// node. Both tables are sorted by host_id. `was` is the instance before
+// was read with (another one, with other proxy host names, after a reload).
+void drain_changed(const Instance *in, const Table *before, const Table *after, const Instance *was) {
     const sy_host *h = in->host;
     if (h->version < 3 || h->struct_size < offsetof(sy_host, drain_endpoint) + sizeof h->drain_endpoint ||
         !h->drain_endpoint)
@@ -330,7 +333,7 @@ void drain_changed(const Instance *in, const Table *before, const Table *after) 
         const Host &x = before->hosts[i];
         while (j < after->count && std::strcmp(after->hosts[j].host_id, x.host_id) < 0) j++;
         const Host *y = j < after->count && !std::strcmp(after->hosts[j].host_id, x.host_id) ? &after->hosts[j] : nullptr;
-        const char *old_host = host_of(in, x);
+        const char *old_host = host_of(was, x);
         const Row &o = x.rows[x.sticky];
         bool moved = !y || std::strcmp(old_host, host_of(in, *y)) != 0;
         const char *why = !y ? "lost its route" : moved ? "moved to another host" : "changed port";
@@ -571,7 +574,7 @@ int t_replace_all(void *instance, const char *json, size_t len, sy_error *err) {
         h->json_free(h, doc);
         if (rc == SY_OK) rc = commit(in, b, &c, err);
     }
-    if (c.before) drain_changed(in, c.before, c.after);
+    if (c.before) drain_changed(in, c.before, c.after, in);
     return rc;
 }
 
@@ -643,7 +646,7 @@ int t_apply_event(void *instance, const char *json, size_t len, sy_error *err) {
         h->json_free(h, doc);
         if (rc == SY_OK) rc = commit(in, b, &ch, err);
     }
-    if (ch.before) drain_changed(in, ch.before, ch.after);
+    if (ch.before) drain_changed(in, ch.before, ch.after, in);
     return rc;
 }
 
@@ -744,6 +747,11 @@ int cr_inherit(void *instance, void *previous, sy_error *err) {
         int q = o && o->sticky < kMaxProxies ? map[o->sticky] : -1;
         if (q >= 0 && x.rows[q].address) x.sticky = static_cast<uint32_t>(q);
     }
+    // With drain_on_change, what moved is drained now, just before the new
+    // config is published (a connect the old one starts in between may
+    // still pool an old endpoint; a reload that fails later drained for
+    // nothing, which only costs new connections).
+    if (t && theirs && in->drain_on_change) drain_changed(in, theirs, t, prev);
     table_unref(h, theirs);
     if (!t) return syp::fail(h, err, SY_ENOMEM, "", "out of memory");
     in->current.store(t); // not published yet: nothing translates with it

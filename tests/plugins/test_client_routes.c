@@ -338,6 +338,18 @@ static void test_drain_on_change_targets(void **state) {
     assert_int_equal(t->apply_event(inst, bad, strlen(bad), &err), SY_EREQUEST);
     call(t->replace_all, inst, "[" TROW("pl-b", A, "b1", 5, 11) "," TROW("pl-a", C, "a3", 3, 13) "]");
     assert_string_equal(drained, "");
+    /* a reload that renames pl-a's proxy host: C, on pl-a, moved */
+    reload(r, "{\"proxies\": [{\"connection_id\": \"pl-a\", \"hostname\": \"vpce-a2.example.com\"},"
+              " {\"connection_id\": \"pl-b\"}], \"drain_on_change\": true}");
+    assert_string_equal(drained, "host_id " C " moved to another host: drained vpce-a.example.com:3\n"
+                                 "host_id " C " moved to another host: drained vpce-a.example.com:13\n");
+    drained[0] = 0;
+    /* one that drops pl-b: A, on pl-b only, lost its route */
+    reload(r, "{\"proxies\": [{\"connection_id\": \"pl-a\", \"hostname\": \"vpce-a2.example.com\"}],"
+              " \"drain_on_change\": true}");
+    assert_string_equal(drained, "host_id " A " lost its route: drained b1:5\n"
+                                 "host_id " A " lost its route: drained b1:11\n");
+    drained[0] = 0;
     sy_router_free(r);
     /* without drain_on_change: never */
     snprintf(cfg, sizeof cfg, "{%s}", kTwoProxies);
