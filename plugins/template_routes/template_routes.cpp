@@ -96,23 +96,34 @@ void fill(sy_target *t, const Endpoint &e, const char *via) {
     SY_TARGET_ADD_VIA_DETAIL(t, kPluginName, via);
 }
 
-int tr_plan_next(void *, void *plan_state, sy_target *t) {
+// One target for a connection set or the primary, the replicas in turn
+// from a random first.
+int tr_plan_advance(void *, void *plan_state) {
     auto *p = static_cast<Plan *>(plan_state);
+    const Decision &d = p->d;
+    uint32_t n = d.routing_to != RoutingTo::ConnectionSet && d.to_replicas ? p->in->cfg.replica_count : 1;
+    if (p->i >= n) return 0;
+    p->i++;
+    return 1;
+}
+
+void tr_plan_fill(void *, void *plan_state, sy_target *t) {
+    const auto *p = static_cast<const Plan *>(plan_state);
     const Config &c = p->in->cfg;
     const Decision &d = p->d;
     if (d.routing_to == RoutingTo::ConnectionSet) {
-        if (p->i++) return 0;
         fill(t, c.members[d.member], c.members[d.member].via);
-        return 1;
-    }
-    if (d.to_replicas) {
-        if (p->i >= c.replica_count) return 0;
-        uint32_t k = (p->first + p->i++) % c.replica_count;
+    } else if (d.to_replicas) {
+        uint32_t k = (p->first + p->i - 1) % c.replica_count;
         fill(t, c.replicas[k], d.routing_to == RoutingTo::Default ? kViaDefault : kViaReplicas);
-        return 1;
+    } else {
+        fill(t, c.primary, d.routing_to == RoutingTo::Default ? kViaDefault : kViaPrimary);
     }
-    if (p->i++) return 0;
-    fill(t, c.primary, d.routing_to == RoutingTo::Default ? kViaDefault : kViaPrimary);
+}
+
+int tr_plan_next(void *instance, void *plan_state, sy_target *t) {
+    if (!tr_plan_advance(instance, plan_state)) return 0;
+    tr_plan_fill(instance, plan_state, t);
     return 1;
 }
 
@@ -225,8 +236,8 @@ const sy_plugin kPlugin = {
     nullptr,
     nullptr,
     tr_get_interface,
-    nullptr,
-    nullptr,
+    tr_plan_advance,
+    tr_plan_fill,
     nullptr,
 };
 
