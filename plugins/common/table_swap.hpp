@@ -8,6 +8,7 @@
 #include <switchyard/plugin.h>
 
 #include <atomic>
+#include <mutex>
 
 namespace syp {
 
@@ -24,6 +25,16 @@ int swap_and_republish(const sy_host *host, std::atomic<Table *> &current, Table
     }
     unref(old);
     return SY_OK;
+}
+
+// The current table with a reference taken, read under the mutex that
+// serialises its changes (another instance's, on a reload's inherit): the
+// caller drops it with the table's unref. NULL when there is none.
+template <class Table> Table *pin_current(std::mutex &mu, const std::atomic<Table *> &current) {
+    std::lock_guard<std::mutex> g(mu);
+    Table *t = current.load();
+    if (t) t->refs.fetch_add(1, std::memory_order_relaxed);
+    return t;
 }
 
 } // namespace syp

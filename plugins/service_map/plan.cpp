@@ -93,8 +93,8 @@ int service_advance(const ServiceMap *m, Plan *p) {
     return 0;
 }
 
-void service_fill(const Plan *p, sy_target *t) {
-    const Instance &x = p->svc->instances[p->cur];
+// An instance or a contact point: the same fields.
+template <class Endpoint> void fill_from(const Endpoint &x, const char *via, sy_target *t) {
     t->node = x.node;
     t->host = x.host;
     t->port = x.port;
@@ -102,8 +102,10 @@ void service_fill(const Plan *p, sy_target *t) {
     t->rack = x.rack;
     t->node_index = x.node_index;
     if (x.down) t->flags |= SY_TARGET_DOWN;
-    SY_TARGET_ADD_VIA_DETAIL(t, kPluginName, p->svc->via);
+    SY_TARGET_ADD_VIA_DETAIL(t, kPluginName, via);
 }
+
+void service_fill(const Plan *p, sy_target *t) { fill_from(p->svc->instances[p->cur], p->svc->via, t); }
 
 int contact_advance(const ServiceMap *m, Plan *p) {
     const State *st = p->st;
@@ -133,14 +135,7 @@ int contact_advance(const ServiceMap *m, Plan *p) {
 
 void contact_fill(const Plan *p, sy_target *t) {
     const Contact &c = p->st->contacts[p->cur];
-    t->node = c.node;
-    t->host = c.host;
-    t->port = c.port;
-    t->datacenter = c.datacenter;
-    t->rack = c.rack;
-    t->node_index = c.node_index;
-    if (c.down) t->flags |= SY_TARGET_DOWN;
-    SY_TARGET_ADD_VIA_DETAIL(t, kPluginName, p->via[c.kind]);
+    fill_from(c, p->via[c.kind], t);
 }
 
 // "service_filter": {"zone": "a", ...} into the plan (the request outlives it).

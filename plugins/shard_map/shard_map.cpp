@@ -844,12 +844,7 @@ int sm_inherit(void *instance, void *previous, sy_error *err) {
     Instance *in = inst_of(instance);
     Instance *prev = inst_of(previous);
     const sy_host *h = in->host;
-    Table *theirs;
-    {
-        std::lock_guard<std::mutex> g(prev->mu);
-        theirs = prev->current.load();
-        if (theirs) theirs->refs.fetch_add(1, std::memory_order_relaxed);
-    }
+    Table *theirs = syp::pin_current(prev->mu, prev->current);
     Table *mine = in->current.load();
     Table *t = table_copy(in, mine);
     bool ok = t != nullptr;

@@ -352,6 +352,23 @@ static int setup(void **state) {
 
 /* ---------------------------------------------------------------- tests */
 
+/* The plan's next target ("a", port 1) into a caller's struct that ends
+ * before datacenter: its prefix filled, nothing past it touched. */
+static void next_into_old_struct(sy_plan *p) {
+    union {
+        sy_target t;
+        unsigned char bytes[sizeof(sy_target)];
+    } u;
+    memset(&u, 0x77, sizeof u);
+    const uint32_t old_size = (uint32_t)offsetof(sy_target, datacenter);
+    u.t.struct_size = old_size;
+    assert_int_equal(sy_plan_next(p, &u.t), 1);
+    assert_int_equal(u.t.struct_size, old_size);
+    assert_string_equal(u.t.node, "a");
+    assert_int_equal(u.t.port, 1);
+    for (size_t i = old_size; i < sizeof u; i++) assert_int_equal(u.bytes[i], 0x77);
+}
+
 static void test_plan_is_lazy(void **state) {
     (void)state;
     sy_router *r = router("{}", "[]");
@@ -575,21 +592,11 @@ static void test_old_target_struct(void **state) {
     sy_plan_storage st;
     sy_plan *p = NULL;
     assert_int_equal(sy_plan_init(r, q, &st, sizeof st, &p, &err), SY_OK);
-    union {
-        sy_target t;
-        unsigned char bytes[sizeof(sy_target)];
-    } u;
-    memset(&u, 0x77, sizeof u);
-    const uint32_t old_size = (uint32_t)offsetof(sy_target, datacenter);
-    u.t.struct_size = old_size;
-    assert_int_equal(sy_plan_next(p, &u.t), 1);
-    assert_int_equal(u.t.struct_size, old_size);
-    assert_string_equal(u.t.node, "a");
-    assert_int_equal(u.t.port, 1);
-    for (size_t i = old_size; i < sizeof u; i++) assert_int_equal(u.bytes[i], 0x77);
+    next_into_old_struct(p);
     /* too small to hold even the port: refused */
-    u.t.struct_size = (uint32_t)offsetof(sy_target, port);
-    assert_int_equal(sy_plan_next(p, &u.t), SY_EINVAL);
+    sy_target small = SY_STRUCT_INIT(sy_target);
+    small.struct_size = (uint32_t)offsetof(sy_target, port);
+    assert_int_equal(sy_plan_next(p, &small), SY_EINVAL);
     sy_plan_release(p);
     sy_request_free(q);
     sy_router_free(r);
@@ -645,18 +652,7 @@ static void test_two_step_selector(void **state) {
 
     /* an older caller's smaller struct: its prefix, nothing past it */
     assert_int_equal(sy_plan_init(r, q, &st, sizeof st, &p, &err), SY_OK);
-    union {
-        sy_target t;
-        unsigned char bytes[sizeof(sy_target)];
-    } u;
-    memset(&u, 0x77, sizeof u);
-    const uint32_t old_size = (uint32_t)offsetof(sy_target, datacenter);
-    u.t.struct_size = old_size;
-    assert_int_equal(sy_plan_next(p, &u.t), 1);
-    assert_int_equal(u.t.struct_size, old_size);
-    assert_string_equal(u.t.node, "a");
-    assert_int_equal(u.t.port, 1);
-    for (size_t i = old_size; i < sizeof u; i++) assert_int_equal(u.bytes[i], 0x77);
+    next_into_old_struct(p);
     sy_plan_release(p);
     sy_request_free(q);
     sy_router_free(r);
