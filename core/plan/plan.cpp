@@ -69,9 +69,10 @@ inline void copy_whole(void *dst, const void *src) {
     const Generation *g = s->gen;
     if (settings) *settings = g->plan;
     if (size < g->plan_size) { // a reload may have grown it since the caller asked
+        size_t need = g->plan_size; // read before the release: it may free g
         snapshot_release(s);
         return fail(err, SY_ETOOSMALL, "", "plan storage of %zu bytes is too small: this router needs %zu",
-                    size, g->plan_size);
+                    size, need);
     }
     auto *h = static_cast<PlanHeader *>(storage);
     h->magic = 0;
@@ -84,8 +85,11 @@ inline void copy_whole(void *dst, const void *src) {
     if (err) clear_error(err);
     int rc = sel.vt.plan_init(sel.mem, s->states[0], &s->view, h->req, state, err);
     if (rc != SY_OK) {
+        // The name is the plugin's (loaded until the router goes); the
+        // instance holding it may go with the release, on a retired snapshot.
+        const char *name = sel.vt.name;
         snapshot_release(s);
-        return plugin_failed(err, rc, "", sel.vt.name, "plan_init");
+        return plugin_failed(err, rc, "", name, "plan_init");
     }
     h->magic = kPlanMagic;
     *out = reinterpret_cast<sy_plan *>(storage);

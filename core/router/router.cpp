@@ -315,10 +315,11 @@ SY_API int sy_router_get_interface(sy_router *router, const char *plugin, const 
         *iface_out = p;
         *instance_out = in->mem;
     }
+    bool found = in != nullptr, has_interfaces = in && in->vt.get_interface; // the release may free in
     snapshot_release(s);
     if (rc == SY_OK && p) return SY_OK;
-    if (!in) return fail(err, SY_EUNKNOWN, "", "no plugin '%.64s' in this router's chain", plugin);
-    if (!in->vt.get_interface)
+    if (!found) return fail(err, SY_EUNKNOWN, "", "no plugin '%.64s' in this router's chain", plugin);
+    if (!has_interfaces)
         return fail(err, SY_EUNSUPPORTED, "", "plugin '%.64s' has no extension interfaces", plugin);
     return fail(err, rc > 0 ? SY_EINTERNAL : rc != SY_OK ? rc : SY_EUNSUPPORTED, "",
                 "plugin '%.64s' has no interface '%.64s' of version >= %u", plugin, iface,

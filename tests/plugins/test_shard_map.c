@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -489,6 +490,74 @@ static void test_reload_inherits(void **state) {
     assert_int_equal(g_loc.destroyed, 1);
 }
 
+/* Reloads that replace the instance while threads plan misses: the shared
+ * locator is asked from the old and the new instances but never twice at
+ * once, and is destroyed exactly once, with the router. */
+static struct {
+    int in_call, overlaps, calls, destroyed;
+} g_shared;
+
+static int shared_locate(const char *type, uint32_t shard, void *ud) {
+    (void)type;
+    (void)shard;
+    (void)ud;
+    if (__atomic_exchange_n(&g_shared.in_call, 1, __ATOMIC_ACQ_REL)) __atomic_add_fetch(&g_shared.overlaps, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&g_shared.calls, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&g_shared.in_call, 0, __ATOMIC_RELEASE);
+    return SY_OK;
+}
+static void shared_destroy(void *ud) {
+    (void)ud;
+    __atomic_add_fetch(&g_shared.destroyed, 1, __ATOMIC_RELAXED);
+}
+
+static volatile int g_stop;
+static void *miss_planner(void *arg) {
+    sy_router *r = arg;
+    char id[32];
+    for (unsigned i = 0; !__atomic_load_n(&g_stop, __ATOMIC_ACQUIRE); i++) {
+        snprintf(id, sizeof id, "x-%p-%u", (void *)&id, i % 4096);
+        sy_error err;
+        int rc = try_plan(r, "big", id, &err, NULL, 0);
+        if (rc != SY_EPENDING && rc != SY_OK && rc != SY_ELIMIT) return (void *)1;
+        advance_ms(1); /* asks repeat after the 1 ms answer timeout */
+    }
+    return NULL;
+}
+
+static void test_reload_while_locating(void **state) {
+    (void)state;
+    memset(&g_shared, 0, sizeof g_shared);
+    sy_router *r = fake_clock_router("{\"answer_timeout_ms\": 1}");
+    void *inst;
+    const sy_shard_map_allocations *a = iface(r, &inst);
+    sy_shard_locator l = SY_STRUCT_INIT(sy_shard_locator);
+    l.locate = shared_locate;
+    l.destroy = shared_destroy;
+    sy_error err = SY_STRUCT_INIT(sy_error);
+    assert_int_equal(a->set_locator(inst, &l, &err), SY_OK);
+    g_stop = 0;
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++) assert_int_equal(pthread_create(&th[i], NULL, miss_planner, r), 0);
+    char cfg[1024], full[1 << 13];
+    for (int k = 0; k < 40; k++) {
+        snprintf(cfg, sizeof cfg, "{%s, \"locate\": {\"answer_timeout_ms\": %d}}", kTypes, 1 + k % 2);
+        int n = full_config(full, sizeof full, cfg);
+        assert_int_equal(sy_router_reload(r, full, (size_t)n, NULL, NULL, &err), SY_OK);
+    }
+    __atomic_store_n(&g_stop, 1, __ATOMIC_RELEASE);
+    for (int i = 0; i < 3; i++) {
+        void *rv;
+        assert_int_equal(pthread_join(th[i], &rv), 0);
+        assert_null(rv);
+    }
+    assert_true(g_shared.calls > 0);
+    assert_int_equal(g_shared.overlaps, 0);
+    assert_int_equal(g_shared.destroyed, 0);
+    sy_router_free(r);
+    assert_int_equal(g_shared.destroyed, 1);
+}
+
 /* A failed owner is evicted: its shards are re-located after a jittered
  * backoff, an answer naming it again is not trusted, its eviction ends with
  * evict_ms. */
@@ -650,6 +719,7 @@ int main(void) {
         cmocka_unit_test(test_max_locating),
         cmocka_unit_test(test_locate_config_errors),
         cmocka_unit_test(test_reload_inherits),
+        cmocka_unit_test(test_reload_while_locating),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
