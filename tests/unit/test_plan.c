@@ -61,6 +61,11 @@ static void sel_detach(void *instance, void *state) {
     g_detach++;
 }
 
+/* Set: the next failing plan_init reloads this router to this config
+ * first, so the plan's snapshot is retired while the plan holds it. */
+static sy_router *g_reload_router;
+static const char *g_reload_config;
+
 static int sel_plan_init(void *instance, const void *state, const sy_topology *topology,
                          const sy_request_view *request, void *plan_state, sy_error *err) {
     sel_instance *s = instance;
@@ -69,6 +74,12 @@ static int sel_plan_init(void *instance, const void *state, const sy_topology *t
     g_plan_init++;
     g_plan_clock = s->host->now_ns(s->host);
     if (s->fail) {
+        if (g_reload_router) {
+            sy_router *r = g_reload_router;
+            g_reload_router = NULL;
+            sy_error rerr = SY_STRUCT_INIT(sy_error);
+            assert_int_equal(sy_router_reload(r, g_reload_config, strlen(g_reload_config), NULL, NULL, &rerr), SY_OK);
+        }
         s->host->set_error(err, SY_ENOROUTE, "", "tp_sel: asked to fail");
         return SY_ENOROUTE;
     }
@@ -538,6 +549,33 @@ static void test_selector_error_propagates(void **state) {
     sy_router_free(r); /* the failed plan released its snapshot: no leak under ASan */
 }
 
+/* A plan_init that fails on a snapshot a reload retired meanwhile: its
+ * release frees the old chain, and the error is reported without reading
+ * it (ASan catches a read of the freed instance). */
+static void test_failed_plan_on_retired_snapshot(void **state) {
+    (void)state;
+    sy_router *r = router("{\"fail\": true}", "[]");
+    char cfg[4096];
+    snprintf(cfg, sizeof cfg, "{\"topology\": %s, \"selector\": {\"plugin\": \"tp_sel\", \"config\": {}}}", kTopo3);
+    g_reload_router = r;
+    g_reload_config = cfg;
+    sy_request *q = NULL;
+    sy_error err = SY_STRUCT_INIT(sy_error);
+    assert_int_equal(sy_request_new(r, &q, &err), SY_OK);
+    sy_plan_storage st;
+    sy_plan *p = NULL;
+    assert_int_equal(sy_plan_init(r, q, &st, sizeof st, &p, &err), SY_ENOROUTE);
+    assert_null(g_reload_router); /* the reload happened inside */
+    assert_non_null(strstr(err.message, "asked to fail"));
+    assert_int_equal(g_detach, 1); /* the old chain is gone already */
+    assert_int_equal(sy_plan_init(r, q, &st, sizeof st, &p, &err), SY_OK); /* the new one plans */
+    sy_target t = SY_STRUCT_INIT(sy_target);
+    assert_int_equal(sy_plan_next(p, &t), 1);
+    sy_plan_release(p);
+    sy_request_free(q);
+    sy_router_free(r);
+}
+
 /* A plan keeps the snapshot it started on; its per-snapshot state is
  * detached only after the plan ends. */
 static void test_plan_keeps_its_snapshot(void **state) {
@@ -757,6 +795,7 @@ int main(void) {
         cmocka_unit_test_setup(test_untranslatable_target_keeps_its_place, setup),
         cmocka_unit_test_setup(test_storage_rules, setup),
         cmocka_unit_test_setup(test_selector_error_propagates, setup),
+        cmocka_unit_test_setup(test_failed_plan_on_retired_snapshot, setup),
         cmocka_unit_test_setup(test_plan_keeps_its_snapshot, setup),
         cmocka_unit_test_setup(test_old_target_struct, setup),
         cmocka_unit_test_setup(test_two_step_selector, setup),
