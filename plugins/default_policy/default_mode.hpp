@@ -257,6 +257,10 @@ inline int dm_plan_init(Policy *p, const DefaultState *st, const sy_request_view
             pl->reps = grp.reps + at * grp.width;
             pl->rep_count = grp.counts[at];
             pl->pre = st->keys[g] + at * grp.width;
+            // The first target reads these after the core's return and
+            // call: on a large ring they miss L1, so start the loads now.
+            __builtin_prefetch(pl->pre);
+            __builtin_prefetch(pl->reps);
             pre_live = st->live[g][at];
         }
     }
