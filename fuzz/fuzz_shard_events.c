@@ -6,7 +6,9 @@
  * through the shard_map.allocations interface (entries built from the bytes:
  * type, shard, owner, replicas, epoch, sometimes an invalid field), marks
  * nodes up or down with a topology update, reports a failure or a success
- * for a node, sets or removes the locator, or plans an entity. A model kept
+ * for a node, sets or removes the locator, reloads the router with other
+ * locate settings (a new shard_map instance, which must inherit the
+ * allocations, evictions and locator), or plans an entity. A model kept
  * here (epoch fencing, all-or-nothing snapshots, evictions that outlive
  * snapshots, down nodes evicted while down, success ending an eviction)
  * says what every plan must be: the usable owner then its usable replicas,
@@ -203,6 +205,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         "{\"id\": \"n3\", \"host\": \"10.0.0.4\", \"port\": 7000}]},"
         " \"selector\": {\"plugin\": \"shard_map\", \"config\": {\"shard_types\": [{\"type\": \"a\", \"num_shards\": 8},"
         " {\"type\": \"b\", \"num_shards\": 3}], \"locate\": {\"evict_ms\": 86400000, \"max_locating\": 65536}}}}";
+    /* the same but for a setting that does not change a plan: a reload to
+     * it replaces the instance, which inherits the rest */
+    static const char cfg_other[] =
+        "{\"topology\": {\"nodes\": [{\"id\": \"n0\", \"host\": \"10.0.0.1\", \"port\": 7000},"
+        "{\"id\": \"n1\", \"host\": \"10.0.0.2\", \"port\": 7000},{\"id\": \"n2\", \"host\": \"10.0.0.3\", \"port\": 7000},"
+        "{\"id\": \"n3\", \"host\": \"10.0.0.4\", \"port\": 7000}]},"
+        " \"selector\": {\"plugin\": \"shard_map\", \"config\": {\"shard_types\": [{\"type\": \"a\", \"num_shards\": 8},"
+        " {\"type\": \"b\", \"num_shards\": 3}], \"locate\": {\"evict_ms\": 86400000, \"max_locating\": 65536,"
+        " \"retry_hint_ms\": 11}}}}";
+    int other = 0;
     sy_router *r = NULL;
     sy_error err = SY_STRUCT_INIT(sy_error);
     if (sy_router_new(cfg_fmt, sizeof cfg_fmt - 1, syf_options(), &r, &err)) syf_fail("router: %s", err.message);
@@ -227,7 +239,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
     Reader rd = {data, data + size};
     for (int steps = 0; rd.p < rd.end && steps < 64; steps++) {
-        unsigned op = take(&rd) % 7;
+        unsigned op = take(&rd) % 8;
         switch (op) {
         case 0:
         case 1: step_apply(&rd, a, inst); break;
@@ -238,6 +250,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             l.locate = locate;
             m.locator = !m.locator;
             if (a->set_locator(inst, m.locator ? &l : NULL, &err)) syf_fail("set_locator: %s", err.message);
+            break;
+        }
+        case 5: {
+            other = !other;
+            const char *c = other ? cfg_other : cfg_fmt;
+            size_t n = other ? sizeof cfg_other - 1 : sizeof cfg_fmt - 1;
+            syf_arm(1);
+            rc = sy_router_reload(r, c, n, NULL, NULL, &err);
+            syf_arm(0);
+            if (rc != SY_OK) { /* only an injected failure; the old instance serves on */
+                syf_check_error("reload", rc, &err);
+                if (rc != SY_ENOMEM) syf_fail("reload: %s: %s", sy_status_name(rc), err.message);
+                other = !other;
+                break;
+            }
+            if (sy_router_get_interface(r, "shard_map", SY_SHARD_MAP_ALLOCATIONS, 2, &iface, &inst, &err))
+                syf_fail("interface: %s", err.message);
+            a = iface;
             break;
         }
         default: {
