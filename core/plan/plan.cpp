@@ -111,17 +111,6 @@ inline void copy_whole(void *dst, const void *src) {
     }
 }
 
-// The selector's next target through every translator. <= 0: the
-// selector's end or error (t then holds garbage).
-[[gnu::always_inline]] inline int run_chain(PlanHeader *h, const Generation *g, Snapshot *s, const sy_topology *topo,
-                                           sy_target *t) {
-    const Instance &sel = *g->chain[0];
-    int rc = sel.vt.plan_next(sel.mem, reinterpret_cast<char *>(h) + g->state_offset, t);
-    if (rc <= 0) return rc;
-    translate_all(h, g, s, topo, t);
-    return 1;
-}
-
 // An older caller's smaller struct: the target built on the stack, its
 // prefix copied out, via entries past the count zeroed.
 inline void copy_prefix(sy_target *target, sy_target *t, uint32_t want) {
@@ -129,32 +118,6 @@ inline void copy_prefix(sy_target *target, sy_target *t, uint32_t want) {
     for (uint32_t i = n; i < SY_VIA_MAX; i++) t->via[i] = nullptr;
     std::memcpy(target, t, want);
     target->struct_size = want;
-}
-
-// A selector with plan_advance/plan_fill: the end and errors are known
-// before any target is touched, so nothing is saved and given back.
-int next_in_two_steps(PlanHeader *h, const Generation *g, Snapshot *s, const sy_topology *topo,
-                      sy_target *target, uint32_t want) {
-    const Instance &sel = *g->chain[0];
-    void *state = reinterpret_cast<char *>(h) + g->state_offset;
-    int rc = sel.vt.plan_advance(sel.mem, state);
-    if (rc <= 0) {
-        h->done = 1;
-        return rc;
-    }
-    if (want >= sizeof(sy_target)) {
-        fresh_target(target, topo->epoch);
-        sel.vt.plan_fill(sel.mem, state, target);
-        translate_all(h, g, s, topo, target);
-        target->struct_size = want;
-        return 1;
-    }
-    sy_target t;
-    fresh_target(&t, topo->epoch);
-    sel.vt.plan_fill(sel.mem, state, &t);
-    translate_all(h, g, s, topo, &t);
-    copy_prefix(target, &t, want);
-    return 1;
 }
 
 } // namespace
@@ -192,22 +155,40 @@ SY_API int sy_plan_next(sy_plan *plan, sy_target *target) {
     Snapshot *s = h->snap;
     const Generation *g = s->gen;
     const sy_topology *topo = &s->view;
+    const Instance &sel = *g->chain[0];
+    void *state = reinterpret_cast<char *>(h) + g->state_offset;
     uint32_t want = target->struct_size;
-    if (g->chain[0]->vt.plan_fill) return next_in_two_steps(h, g, s, topo, target, want);
-    if (want >= sizeof(sy_target)) {
-        // Filled in place; a copy of what the caller had restores it at the
-        // end of the plan or on error. The copy is wide and reads stores
-        // long retired; building the target aside and copying it out field
-        // by field cost twice as much.
+    bool steps = sel.vt.plan_fill != nullptr;
+    if (steps) {
+        // A selector in two steps says whether there is a target before any
+        // is touched: the end and errors leave the caller's as it was.
+        int rc = sel.vt.plan_advance(sel.mem, state);
+        if (rc <= 0) {
+            h->done = 1;
+            return rc;
+        }
+        if (want >= sizeof(sy_target)) {
+            fresh_target(target, topo->epoch);
+            sel.vt.plan_fill(sel.mem, state, target);
+            translate_all(h, g, s, topo, target);
+            target->struct_size = want;
+            return 1;
+        }
+    } else if (want >= sizeof(sy_target)) {
+        // plan_next fills the target in place; a copy of what the caller
+        // had restores it at the end or on error. The copy is wide and reads
+        // stores long retired; building the target aside and copying it out
+        // field by field cost twice as much.
         alignas(16) unsigned char saved[sizeof(sy_target)];
         copy_whole(saved, target);
         fresh_target(target, topo->epoch);
-        int rc = run_chain(h, g, s, topo, target);
+        int rc = sel.vt.plan_next(sel.mem, state, target);
         if (rc <= 0) {
             copy_whole(target, saved);
             h->done = 1;
             return rc;
         }
+        translate_all(h, g, s, topo, target);
         target->struct_size = want;
         return 1;
     }
@@ -215,11 +196,13 @@ SY_API int sy_plan_next(sy_plan *plan, sy_target *target) {
     // copied out.
     sy_target t;
     fresh_target(&t, topo->epoch);
-    int rc = run_chain(h, g, s, topo, &t);
-    if (rc <= 0) {
+    if (steps) {
+        sel.vt.plan_fill(sel.mem, state, &t);
+    } else if (int rc = sel.vt.plan_next(sel.mem, state, &t); rc <= 0) {
         h->done = 1;
         return rc;
     }
+    translate_all(h, g, s, topo, &t);
     copy_prefix(target, &t, want);
     return 1;
 }

@@ -464,10 +464,4 @@ inline int dm_plan_advance(DefaultPlan *pl) {
 
 inline void dm_plan_fill(const DefaultPlan *pl, sy_target *target) { dm_emit(pl, pl->cur, pl->cur_replica, target); }
 
-inline int dm_plan_next(DefaultPlan *pl, sy_target *target) {
-    if (!dm_plan_advance(pl)) return 0;
-    dm_plan_fill(pl, target);
-    return 1;
-}
-
 } // namespace syp::dp

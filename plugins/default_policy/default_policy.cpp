@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <new>
 
+#include "common/steps.hpp"
 #include "default_policy/default_mode.hpp"
 #include "default_policy/node_stats.hpp"
 #include "default_policy/policy.hpp"
@@ -388,16 +389,6 @@ int dp_plan_init(void *instance, const void *state, const sy_topology *, const s
     return dm_plan_init(p, static_cast<const DefaultState *>(state), request, plan_state, err);
 }
 
-int dp_plan_next(void *instance, void *plan_state, sy_target *target) {
-    auto *ps = static_cast<PlanState *>(plan_state);
-    switch (policy(instance)->cfg.mode) {
-    case Mode::single_target: return st_plan_next(&ps->single_target, target);
-    case Mode::round_robin: return rr_plan_next(&ps->round_robin, target);
-    case Mode::standard: break;
-    }
-    return dm_plan_next(&ps->standard, target);
-}
-
 int dp_plan_advance(void *instance, void *plan_state) {
     auto *ps = static_cast<PlanState *>(plan_state);
     switch (policy(instance)->cfg.mode) {
@@ -463,7 +454,7 @@ const sy_plugin kDefaultPolicy = {
     .attach = syp::dp::dp_attach,
     .detach = syp::dp::dp_detach,
     .plan_init = syp::dp::dp_plan_init,
-    .plan_next = syp::dp::dp_plan_next,
+    .plan_next = syp::next_by_steps<syp::dp::dp_plan_advance, syp::dp::dp_plan_fill>,
     .translate = nullptr,
     .on_outcome = syp::dp::dp_on_outcome,
     .get_interface = nullptr,

@@ -66,10 +66,4 @@ inline void rr_plan_fill(const RoundRobinPlan *plan, sy_target *target) {
     fill_node_target(st->head.topology, st->up[at < st->count ? at : at - st->count], target);
 }
 
-inline int rr_plan_next(RoundRobinPlan *plan, sy_target *target) {
-    if (!rr_plan_advance(plan)) return 0;
-    rr_plan_fill(plan, target);
-    return 1;
-}
-
 } // namespace syp::dp

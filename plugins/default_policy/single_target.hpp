@@ -79,10 +79,4 @@ inline void st_plan_fill(const SingleTargetPlan *plan, sy_target *target) {
     SY_TARGET_ADD_VIA(target, kPluginName);
 }
 
-inline int st_plan_next(SingleTargetPlan *plan, sy_target *target) {
-    if (!st_plan_advance(plan)) return 0;
-    st_plan_fill(plan, target);
-    return 1;
-}
-
 } // namespace syp::dp

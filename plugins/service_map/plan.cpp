@@ -262,10 +262,5 @@ void plan_fill(void *, void *plan_state, sy_target *target) {
     else contact_fill(p, target);
 }
 
-int plan_next(void *instance, void *plan_state, sy_target *target) {
-    if (!plan_advance(instance, plan_state)) return 0;
-    plan_fill(instance, plan_state, target);
-    return 1;
-}
 
 } // namespace syp::svc

@@ -1,5 +1,5 @@
 // Plans over one snapshot's State, lazily: plan_init finds where to start,
-// each plan_next computes one target.
+// each plan_advance moves to one target, plan_fill fills it.
 //
 // A service plan walks its instances in phases: up ones in the preferred
 // datacenter, other up ones, then the up ones that were skipped because a
@@ -39,7 +39,6 @@ struct Plan {
 
 int plan_init(void *instance, const void *state, const sy_topology *topo, const sy_request_view *req, void *plan_state,
               sy_error *err);
-int plan_next(void *instance, void *plan_state, sy_target *target);
 int plan_advance(void *instance, void *plan_state);
 void plan_fill(void *instance, void *plan_state, sy_target *target);
 

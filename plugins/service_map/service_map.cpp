@@ -31,6 +31,7 @@
 #include "common/fail.hpp"
 #include "common/json_keys.hpp"
 #include "common/json_path.hpp"
+#include "common/steps.hpp"
 #include "common/strings.hpp"
 #include "service_map/plan.hpp"
 #include "service_map/state.hpp"
@@ -200,7 +201,7 @@ const sy_plugin kPlugin = {
     sm_attach,
     sm_detach,
     plan_init,
-    plan_next,
+    syp::next_by_steps<plan_advance, plan_fill>,
     nullptr,
     sm_on_outcome,
     nullptr,

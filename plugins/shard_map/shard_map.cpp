@@ -27,6 +27,7 @@
 
 #include "common/fail.hpp"
 #include "common/interface.hpp"
+#include "common/steps.hpp"
 #include "common/strings.hpp"
 #include "common/table_swap.hpp"
 #include "common/words.hpp"
@@ -752,12 +753,6 @@ void sm_plan_fill(void *, void *plan_state, sy_target *t) {
     SY_TARGET_ADD_VIA_DETAIL(t, kPluginName, p->via);
 }
 
-int sm_plan_next(void *instance, void *plan_state, sy_target *t) {
-    if (!sm_plan_advance(instance, plan_state)) return 0;
-    sm_plan_fill(instance, plan_state, t);
-    return 1;
-}
-
 // A node that failed to connect is evicted (its shards re-located after a
 // backoff); one that answered is not any more.
 void sm_on_outcome(void *instance, const void *state, const sy_topology *topo, const sy_target *t,
@@ -908,7 +903,7 @@ const sy_plugin kPlugin = {
     sm_attach,
     sm_detach,
     sm_plan_init,
-    sm_plan_next,
+    syp::next_by_steps<sm_plan_advance, sm_plan_fill>,
     nullptr,
     sm_on_outcome,
     sm_get_interface,

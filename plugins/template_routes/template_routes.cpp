@@ -15,6 +15,7 @@
 #include <new>
 
 #include "common/interface.hpp"
+#include "common/steps.hpp"
 #include "template_routes/template_routes.hpp"
 
 namespace tr {
@@ -119,12 +120,6 @@ void tr_plan_fill(void *, void *plan_state, sy_target *t) {
     } else {
         fill(t, c.primary, d.routing_to == RoutingTo::Default ? kViaDefault : kViaPrimary);
     }
-}
-
-int tr_plan_next(void *instance, void *plan_state, sy_target *t) {
-    if (!tr_plan_advance(instance, plan_state)) return 0;
-    tr_plan_fill(instance, plan_state, t);
-    return 1;
 }
 
 // ---------------------------------------------------------------- test interface
@@ -232,7 +227,7 @@ const sy_plugin kPlugin = {
     nullptr,
     nullptr,
     tr_plan_init,
-    tr_plan_next,
+    syp::next_by_steps<tr_plan_advance, tr_plan_fill>,
     nullptr,
     nullptr,
     tr_get_interface,
