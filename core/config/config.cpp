@@ -265,7 +265,9 @@ int inherit_stages(Router *r, Generation *gen, const Generation *prev, bool *tak
             Instance *old = prev->chain[j];
             if (taken[j] || old->src != in->src || old->selector != in->selector) continue;
             taken[j] = true;
-            const char *path = in->selector ? "selector" : "translators";
+            char path[32];
+            if (in->selector) std::snprintf(path, sizeof path, "selector");
+            else std::snprintf(path, sizeof path, "translators[%zu]", i - 1);
             clear_error(err);
             int rc = in->vt.inherit(in->mem, old->mem, err);
             if (rc != SY_OK) return plugin_failed(err, rc, path, in->vt.name, "inherit");

@@ -736,9 +736,7 @@ int cr_inherit(void *instance, void *previous, sy_error *err) {
     Table *t = ok ? b.finish(nullptr, in->proxy_count) : nullptr;
     for (uint32_t i = 0; t && theirs && i < t->count; i++) { // stickiness, by connection id
         Host &x = t->hosts[i];
-        const Host *o = nullptr;
-        for (uint32_t j = 0; j < theirs->count && !o; j++)
-            if (std::strcmp(theirs->hosts[j].host_id, x.host_id) == 0) o = &theirs->hosts[j];
+        const Host *o = find_host(theirs, x.host_id);
         int q = o && o->sticky < kMaxProxies ? map[o->sticky] : -1;
         if (q >= 0 && x.rows[q].address) x.sticky = static_cast<uint32_t>(q);
     }

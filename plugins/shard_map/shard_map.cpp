@@ -139,6 +139,14 @@ struct State {
 
 Instance *inst_of(void *p) { return static_cast<Instance *>(p); }
 
+// in's locator with a reference taken (loc_mu guards the pointer), or NULL.
+SharedLocator *locator_ref(Instance *in) {
+    std::lock_guard<std::mutex> g(in->loc_mu);
+    SharedLocator *x = in->locator;
+    if (x) x->refs.fetch_add(1, std::memory_order_relaxed);
+    return x;
+}
+
 using syp::dup;
 using syp::sfree;
 
@@ -184,6 +192,16 @@ void table_unref(const Instance *in, Table *t) {
     if (t && t->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) table_free(in, t);
 }
 
+// a takes a copy of o's owner and replicas (a is empty). false: out of
+// memory, with what was copied left in a for its table to free.
+bool copy_alloc(const sy_host *h, Allocation &a, const Allocation &o) {
+    a.epoch = o.epoch;
+    if (!(a.node = dup(h, o.node))) return false;
+    for (uint32_t r = 0; r < o.replica_count; r++, a.replica_count++)
+        if (!(a.replicas[r] = dup(h, o.replicas[r]))) return false;
+    return true;
+}
+
 // A copy of old (or an empty table), to change before publishing.
 Table *table_copy(const Instance *in, const Table *old) {
     const sy_host *h = in->host;
@@ -200,13 +218,7 @@ Table *table_copy(const Instance *in, const Table *old) {
         for (uint32_t s = 0; s < n; s++) new (&t->shards[i][s]) Allocation();
         for (uint32_t s = 0; old && s < n; s++) {
             const Allocation &o = old->shards[i][s];
-            Allocation &a = t->shards[i][s];
-            if (!o.node) continue;
-            a.epoch = o.epoch;
-            bool ok = (a.node = dup(h, o.node)) != nullptr;
-            for (uint32_t r = 0; ok && r < o.replica_count; r++, a.replica_count++)
-                ok = (a.replicas[r] = dup(h, o.replicas[r])) != nullptr;
-            if (!ok) {
+            if (o.node && !copy_alloc(h, t->shards[i][s], o)) {
                 table_free(in, t);
                 return nullptr;
             }
@@ -663,12 +675,7 @@ struct Plan {
             if (!l.asked.exchange(1)) in->locating.fetch_add(1);
             l.tries.fetch_add(1, std::memory_order_relaxed);
             int lrc = SY_OK;
-            SharedLocator *x;
-            {
-                std::lock_guard<std::mutex> g(in->loc_mu);
-                if ((x = in->locator)) x->refs.fetch_add(1, std::memory_order_relaxed);
-            }
-            if (x) {
+            if (SharedLocator *x = locator_ref(in)) {
                 {
                     std::lock_guard<std::mutex> g(x->call_mu);
                     lrc = x->l.locate(type, shard, x->l.user_data);
@@ -852,10 +859,7 @@ int sm_inherit(void *instance, void *previous, sy_error *err) {
             Allocation &a = t->shards[i][sh];
             if (!o.node || (a.node && a.epoch >= o.epoch)) continue; // the config's own, unless older
             clear_alloc(h, a);
-            a.epoch = o.epoch;
-            ok = (a.node = dup(h, o.node)) != nullptr;
-            for (uint32_t r = 0; ok && r < o.replica_count; r++, a.replica_count++)
-                ok = (a.replicas[r] = dup(h, o.replicas[r])) != nullptr;
+            ok = copy_alloc(h, a, o);
         }
     }
     table_unref(prev, theirs);
@@ -873,10 +877,8 @@ int sm_inherit(void *instance, void *previous, sy_error *err) {
             in->evicted[in->evicted_count++] = Evicted{id, prev->evicted[k].until};
         }
     }
-    std::lock_guard<std::mutex> g(prev->loc_mu);
-    if (prev->locator && !in->locator) {
-        prev->locator->refs.fetch_add(1, std::memory_order_relaxed);
-        in->locator = prev->locator;
+    if (SharedLocator *x = locator_ref(prev)) { // in is not published: no one else reads its locator
+        in->locator = x;
         in->has_locator.store(true, std::memory_order_release);
     }
     return SY_OK;
