@@ -156,23 +156,25 @@ SY_MD5_FIRST_WORD(sy_md5_first_word14, SY_MD5_W14)
 #undef SY_MD5_STEPS_TO_A
 #undef SY_MD5_STEPS_REST
 
-/* The last block's message words for data[0..len) (left = len % 64
- * bytes at p): the tail, its padding (0x80, zeros) and, when it fits
- * (left < 56), the length in bits. Built as words in registers: writing
+/* The last block's message words for the message's last left (< 64)
+ * bytes at p: the tail and its padding (0x80, zeros); sy_md5_length puts
+ * the length in where it fits. Built as words in registers: writing
  * them as bytes into a buffer and reading that back as words made every
  * word load wait on a failed store-to-load forward. */
-static inline void sy_md5_tail(const unsigned char *p, size_t left, size_t len, uint32_t m[16]) {
+static inline void sy_md5_tail(const unsigned char *p, size_t left, uint32_t m[16]) {
     size_t full = left / 4, rest = left % 4;
     for (int i = 0; i < 16; i++) m[i] = 0; /* a fixed size: a few wide stores */
     for (size_t i = 0; i < full; i++) m[i] = sy_md5_le32(p + 4 * i);
     uint32_t w = 0x80u << (8 * rest);
     for (size_t k = 0; k < rest; k++) w |= (uint32_t)p[4 * full + k] << (8 * k);
     m[full] = w;
-    if (left < 56) {
-        uint64_t bits = (uint64_t)len * 8u;
-        m[14] = (uint32_t)bits;
-        m[15] = (uint32_t)(bits >> 32);
-    }
+}
+
+/* The message's length in bits, in the last block's last two words. */
+static inline void sy_md5_length(uint32_t m[16], size_t len) {
+    uint64_t bits = (uint64_t)len * 8u;
+    m[14] = (uint32_t)bits;
+    m[15] = (uint32_t)(bits >> 32);
 }
 
 /* The state after data[0..len). */
@@ -185,14 +187,12 @@ static inline void sy_md5_state(const void *data, size_t len, uint32_t h[4]) {
     size_t left = len;
     for (; left >= 64; left -= 64, p += 64) sy_md5_block(h, p);
     uint32_t m[16];
-    sy_md5_tail(p, left, len, m);
+    sy_md5_tail(p, left, m);
     if (left >= 56) { /* no room for the length: one more block */
         sy_md5_compress(h, m);
-        uint64_t bits = (uint64_t)len * 8u;
-        for (int i = 0; i < 14; i++) m[i] = 0;
-        m[14] = (uint32_t)bits;
-        m[15] = (uint32_t)(bits >> 32);
+        for (int i = 0; i < 16; i++) m[i] = 0;
     }
+    sy_md5_length(m, len);
     sy_md5_compress(h, m);
 }
 
@@ -214,7 +214,8 @@ static inline uint32_t sy_md5_prefix32(const void *data, size_t len) {
     uint32_t a;
     if (len < 56) {
         uint32_t m[16];
-        sy_md5_tail((const unsigned char *)data, len, len, m);
+        sy_md5_tail((const unsigned char *)data, len, m);
+        sy_md5_length(m, len);
         a = len < 16 ? sy_md5_first_word4(m) : len < 32 ? sy_md5_first_word8(m) : sy_md5_first_word14(m);
     } else {
         uint32_t h[4];

@@ -234,9 +234,7 @@ void check_path(const kriti::PathStep *steps, size_t n, const kriti::Span &span,
     }
     if (!key_is(steps[0], "connection_set") || n < 2) return;
     for (uint32_t i = 0; i < c.member_count; i++)
-        if (steps[1].key_len == std::strlen(c.members[i].name) &&
-            std::memcmp(steps[1].key, c.members[i].name, steps[1].key_len) == 0)
-            return;
+        if (key_is(steps[1], c.members[i].name)) return;
     pc->rc = SY_ECONFIG;
     std::snprintf(pc->message, sizeof pc->message,
                   "the template uses $.connection_set.%.*s (line %u, columns %u-%u) but connection_set has no "
