@@ -10,6 +10,14 @@ struct PlanHeader {
     Router *router;
     Snapshot *snap;
     const sy_request_view *req;
+    // What every sy_plan_next needs, copied out of the generation at init:
+    // one line read instead of a chain of dependent loads
+    // (snapshot -> generation -> instance -> vtable).
+    void *sel;                                  // the selector instance
+    void *state;                                // its plan state, in this storage
+    int (*advance)(void *, void *);             // set with fill: a two-step selector
+    void (*fill)(void *, void *, sy_target *);  // NULL: plan_next (one step)
+    uint32_t translators;                       // chain length - 1
 };
 
 // Storage: header | SY_TRANSLATE_SCRATCH per translator | selector state.

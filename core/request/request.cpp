@@ -42,7 +42,10 @@ char *buf_reserve(const Alloc &a, Buf &b, size_t len) {
         b.p = p;
         b.cap = cap;
     }
-    b.p[len] = 0;
+    // Zero to the end of the word holding the NUL: plans compare names a
+    // word at a time (sy_request_view.keyspace_len). cap is a power of two
+    // >= 32, so the word is inside.
+    std::memset(b.p + len, 0, 8 - len % 8);
     return b.p;
 }
 
@@ -161,15 +164,16 @@ int parse_fields(Request *q, const cJSON *doc, sy_error *err) {
         Buf *buf;
         const char **field;
         uint32_t flag;
+        size_t *len;
     } strings[] = {
-        {"keyspace", &q->keyspace, &q->view.keyspace, SY_REQ_KEYSPACE},
-        {"table", &q->table, &q->view.table, SY_REQ_TABLE},
-        {"node", &q->node, &q->view.node, SY_REQ_NODE},
+        {"keyspace", &q->keyspace, &q->view.keyspace, SY_REQ_KEYSPACE, &q->view.keyspace_len},
+        {"table", &q->table, &q->view.table, SY_REQ_TABLE, nullptr},
+        {"node", &q->node, &q->view.node, SY_REQ_NODE, nullptr},
     };
     for (auto &s : strings) {
         const char *v = nullptr;
         if ((rc = json_opt_string(doc, s.name, path, code, &v, err))) return rc;
-        if (v && (rc = set_string(q, *s.buf, v, s.field, s.flag)))
+        if (v && (rc = set_string(q, *s.buf, v, s.field, s.flag, s.len)))
             return fail(err, rc, s.name, "out of memory");
     }
     const cJSON *cons = cJSON_GetObjectItemCaseSensitive(doc, "consistency");
@@ -307,7 +311,7 @@ SY_API int sy_request_set_token(sy_request *req, int64_t token) {
 SY_API int sy_request_set_keyspace(sy_request *req, const char *keyspace) {
     if (!valid_request(req)) return SY_EINVAL;
     Request *q = as_mut(req);
-    return set_string(q, q->keyspace, keyspace, &q->view.keyspace, SY_REQ_KEYSPACE);
+    return set_string(q, q->keyspace, keyspace, &q->view.keyspace, SY_REQ_KEYSPACE, &q->view.keyspace_len);
 }
 
 SY_API int sy_request_set_table(sy_request *req, const char *table) {

@@ -107,6 +107,24 @@ Snapshot *snapshot_acquire_shared(Router *r, uint32_t stripe) {
     }
 }
 
+Snapshot *snapshot_acquire_other(Router *r) {
+    uint32_t k = reader_slot();
+    if (k >= kOwnedSlots) return snapshot_acquire_shared(r, k - kOwnedSlots);
+    return snapshot_acquire(r); // the slot just assigned: the fast path now
+}
+
+void snapshot_release_other(Snapshot *s) {
+    // Read before letting go: once released, a writer may free s.
+    bool retired = s->retired.load(std::memory_order_acquire);
+    Router *r = s->router;
+    uint32_t k = reader_slot();
+    if (k < kOwnedSlots)
+        own_add(s->refs[k].n, -1, std::memory_order_release);
+    else
+        s->refs[k].n.fetch_sub(1, std::memory_order_release);
+    if (retired) snapshot_release_retired(r);
+}
+
 void readers_wait(Router *r) {
     // Every thread that announced itself before this point is seen doing
     // so below; every thread that announces itself after loads the new

@@ -30,6 +30,10 @@ uint32_t reader_slot_assign();
 Snapshot *snapshot_acquire_shared(Router *r, uint32_t stripe);
 // A plan ended on a retired snapshot: free it if it was the last.
 void snapshot_release_retired(Router *r);
+// Off the fast paths below: a thread without a slot yet, a shared stripe,
+// a retired snapshot.
+Snapshot *snapshot_acquire_other(Router *r);
+void snapshot_release_other(Snapshot *s);
 // Process-wide, once: registers for membarrier. Called before a router
 // is published to any thread.
 void readers_init();
@@ -49,8 +53,9 @@ inline void own_add(std::atomic<int64_t> &n, int64_t d, std::memory_order mo) {
 }
 
 inline Snapshot *snapshot_acquire(Router *r) {
-    uint32_t k = reader_slot();
-    if (__builtin_expect(k >= kOwnedSlots, 0)) return snapshot_acquire_shared(r, k - kOwnedSlots);
+    // Unassigned (-1) and shared stripes (>= kOwnedSlots): one compare.
+    auto k = static_cast<uint32_t>(tl_reader_slot);
+    if (__builtin_expect(k >= kOwnedSlots, 0)) return snapshot_acquire_other(r);
     // Odd while between announcing itself and counting itself in.
     std::atomic<int64_t> &window = r->windows[k].n;
     own_add(window, 1, std::memory_order_relaxed);
@@ -67,13 +72,12 @@ inline Snapshot *snapshot_acquire(Router *r) {
 inline void snapshot_release(Snapshot *s) {
     // Read before letting go: once released, a writer may free s.
     bool retired = s->retired.load(std::memory_order_acquire);
-    Router *r = s->router;
-    uint32_t k = reader_slot();
-    if (__builtin_expect(k < kOwnedSlots, 1))
+    auto k = static_cast<uint32_t>(tl_reader_slot);
+    if (__builtin_expect(k < kOwnedSlots && !retired, 1)) {
         own_add(s->refs[k].n, -1, std::memory_order_release);
-    else
-        s->refs[k].n.fetch_sub(1, std::memory_order_release);
-    if (__builtin_expect(retired, 0)) snapshot_release_retired(r);
+        return;
+    }
+    snapshot_release_other(s);
 }
 
 } // namespace sy

@@ -113,6 +113,11 @@ typedef struct sy_request_view {
      * need not measure them again. */
     size_t entity_type_len;
     size_t entity_id_len;
+    /* Since 0.3 (struct_size > 112: check it): keyspace's byte length. Its
+     * bytes are also readable in whole 8-byte words, zero from the NUL to
+     * the end of the word holding it, so a plan can compare a name a word
+     * at a time. */
+    size_t keyspace_len;
 } sy_request_view;
 
 /* ---------------------------------------------------------------- host services */

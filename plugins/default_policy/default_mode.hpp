@@ -79,6 +79,7 @@ struct DefaultPlan {
     uint8_t keyed;            // the replicas' phases are known: pre, or else rkey
     uint8_t remote;           // other DCs are allowed
     uint8_t entered;          // the phase's buffer is built (2: only its first draw, see lazy)
+    uint8_t ready;            // plan_init drew the first target: plan_advance only reports it
     uint32_t buf_len;
     uint32_t cur;               // the target plan_advance moved to, for plan_fill
     uint32_t cur_replica;
@@ -221,6 +222,8 @@ inline bool is_lwt(const sy_request_view *q) {
             (q->consistency == SY_CONSISTENCY_SERIAL || q->consistency == SY_CONSISTENCY_LOCAL_SERIAL));
 }
 
+inline bool dm_first_draw(DefaultPlan *pl, const uint8_t *keys, uint32_t ph);
+
 inline int dm_plan_init(Policy *p, const DefaultState *st, const sy_request_view *q, void *plan_state,
                         sy_error *err) {
     const sy_host *h = p->host;
@@ -242,6 +245,7 @@ inline int dm_plan_init(Policy *p, const DefaultState *st, const sy_request_view
     pl->phase = kReplicaFirst;
     pl->pos = 0;
     pl->entered = 0;
+    pl->ready = 0;
     pl->keyed = 0;
     pl->pre = nullptr;
     pl->rep_filter = 0;
@@ -250,16 +254,18 @@ inline int dm_plan_init(Policy *p, const DefaultState *st, const sy_request_view
     pl->token = q->token;
     uint8_t pre_live = 0;
     if (p->cfg.token_aware && (q->fields & SY_REQ_TOKEN) && q->keyspace && st->ring.len) {
-        int32_t g = keyspace_group(st->ring, q->keyspace);
+        // A view since 0.3 gives the name's length and whole words.
+        int32_t g = q->struct_size >= offsetof(sy_request_view, keyspace_len) + sizeof q->keyspace_len
+                        ? keyspace_group_words(st->ring, q->keyspace, q->keyspace_len)
+                        : keyspace_group(st->ring, q->keyspace);
         if (g >= 0) {
             const ReplicaGroup &grp = st->ring.groups[g];
             size_t at = ring_position(st->ring, q->token);
             pl->reps = grp.reps + at * grp.width;
             pl->rep_count = grp.counts[at];
             pl->pre = st->keys[g] + at * grp.width;
-            // The first target reads these after the core's return and
-            // call: on a large ring they miss L1, so start the loads now.
-            __builtin_prefetch(pl->pre);
+            // The first draw reads one of these after the keys: on a large
+            // ring they miss L1, so start that load now.
             __builtin_prefetch(pl->reps);
             pre_live = st->live[g][at];
         }
@@ -290,6 +296,12 @@ inline int dm_plan_init(Policy *p, const DefaultState *st, const sy_request_view
     } else if (pl->rep_count) {
         pl->live = st->list_phases[0] | pre_live;
         pl->keyed = 1;
+        // The first target now, while the keys and replicas are being
+        // loaded: plan_advance then only reports it.
+        if (pre_live && pl->rep_count <= 8) {
+            pl->phase = static_cast<uint32_t>(__builtin_ctz(pre_live));
+            pl->ready = dm_first_draw(pl, pl->pre, pl->phase);
+        }
     }
     return SY_OK;
 }
@@ -368,8 +380,39 @@ inline int dm_yield(DefaultPlan *pl, uint32_t node, bool replica) {
     return 1;
 }
 
+// A replica phase's first target without building its list (at most 8
+// replicas): most plans stop at their first target. A second one builds
+// the list, with this first draw applied (entered == 2). false: no replica
+// of the phase.
+inline bool dm_first_draw(DefaultPlan *pl, const uint8_t *keys, uint32_t ph) {
+    uint64_t eq = dm_match(keys, pl->rep_count, ph);
+    if (!eq) return false;
+    // One multiply sums the match bytes into prefix counts: byte i of cum
+    // is the number of matches in bytes 0..i, its top byte the total
+    // (baseline x86-64 has no popcnt). The j-th match is the first byte
+    // whose count passes j: found without a loop of j steps, which
+    // mispredicted on most picks (j is random). Counts are <= 8: no borrow
+    // between bytes.
+    constexpr uint64_t ones = ~uint64_t{0} / 255, high = ones << 7;
+    uint64_t cum = (eq >> 7) * ones;
+    auto count = static_cast<uint32_t>(cum >> 56);
+    uint32_t j = pl->lwt ? 0 : random_below(&pl->rng, count);
+    uint64_t past = ((cum | high) - (j + 1) * ones) & high;
+    pl->lazy = eq;
+    pl->start = j;
+    pl->buf_len = count;
+    pl->pos = 1;
+    pl->entered = 2;
+    dm_yield(pl, pl->reps[__builtin_ctzll(past) >> 3], true);
+    return true;
+}
+
 // To the next target (plan_advance): 1, or 0 at the end.
 inline int dm_plan_advance(DefaultPlan *pl) {
+    if (pl->ready) { // plan_init drew the first target
+        pl->ready = 0;
+        return 1;
+    }
     const DefaultState *st = pl->st;
     for (;;) {
         if (pl->phase < kOtherFirst && !pl->keyed) dm_key_replicas(pl);
@@ -388,30 +431,7 @@ inline int dm_plan_advance(DefaultPlan *pl) {
                 pl->pos = 0;
                 const uint8_t *keys = pl->pre ? pl->pre : pl->rkey;
                 if (pl->rep_count <= 8) {
-                    // The phase's first target without building its list:
-                    // most plans stop at their first target. A second one
-                    // builds it, with this first draw applied.
-                    uint64_t eq = dm_match(keys, pl->rep_count, ph);
-                    if (eq) {
-                        // One multiply sums the match bytes into prefix
-                        // counts: byte i of cum is the number of matches in
-                        // bytes 0..i, its top byte the total (baseline
-                        // x86-64 has no popcnt). The j-th match is the first
-                        // byte whose count passes j: found without a loop
-                        // of j steps, which mispredicted on most picks (j is
-                        // random). Counts are <= 8: no borrow between bytes.
-                        constexpr uint64_t ones = ~uint64_t{0} / 255, high = ones << 7;
-                        uint64_t cum = (eq >> 7) * ones;
-                        auto count = static_cast<uint32_t>(cum >> 56);
-                        uint32_t j = pl->lwt ? 0 : random_below(&pl->rng, count);
-                        uint64_t past = ((cum | high) - (j + 1) * ones) & high;
-                        pl->lazy = eq;
-                        pl->start = j;
-                        pl->buf_len = count;
-                        pl->pos = 1;
-                        pl->entered = 2;
-                        return dm_yield(pl, pl->reps[__builtin_ctzll(past) >> 3], true);
-                    }
+                    if (dm_first_draw(pl, keys, ph)) return 1;
                     pl->buf_len = 0;
                 } else {
                     pl->buf_len = dm_select(keys, pl->reps, pl->rep_count, ph, pl->buf);

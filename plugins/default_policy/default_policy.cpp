@@ -379,34 +379,28 @@ int dp_plan_init(void *instance, const void *state, const sy_topology *, const s
         p->host->set_error(err, SY_EINTERNAL, "", "default_policy: no topology attached");
         return SY_EINTERNAL;
     }
-    switch (p->cfg.mode) {
-    case Mode::single_target:
+    // The default mode first: the others are a branch further.
+    if (__builtin_expect(p->cfg.mode == Mode::standard, 1))
+        return dm_plan_init(p, static_cast<const DefaultState *>(state), request, plan_state, err);
+    if (p->cfg.mode == Mode::single_target)
         return st_plan_init(p, static_cast<const SingleTargetState *>(state), plan_state, err);
-    case Mode::round_robin:
-        return rr_plan_init(p, static_cast<const RoundRobinState *>(state), plan_state, err);
-    case Mode::standard: break;
-    }
-    return dm_plan_init(p, static_cast<const DefaultState *>(state), request, plan_state, err);
+    return rr_plan_init(p, static_cast<const RoundRobinState *>(state), plan_state, err);
 }
 
 int dp_plan_advance(void *instance, void *plan_state) {
     auto *ps = static_cast<PlanState *>(plan_state);
-    switch (policy(instance)->cfg.mode) {
-    case Mode::single_target: return st_plan_advance(&ps->single_target);
-    case Mode::round_robin: return rr_plan_advance(&ps->round_robin);
-    case Mode::standard: break;
-    }
-    return dm_plan_advance(&ps->standard);
+    Mode mode = policy(instance)->cfg.mode;
+    if (__builtin_expect(mode == Mode::standard, 1)) return dm_plan_advance(&ps->standard);
+    if (mode == Mode::single_target) return st_plan_advance(&ps->single_target);
+    return rr_plan_advance(&ps->round_robin);
 }
 
 void dp_plan_fill(void *instance, void *plan_state, sy_target *target) {
     auto *ps = static_cast<PlanState *>(plan_state);
-    switch (policy(instance)->cfg.mode) {
-    case Mode::single_target: return st_plan_fill(&ps->single_target, target);
-    case Mode::round_robin: return rr_plan_fill(&ps->round_robin, target);
-    case Mode::standard: break;
-    }
-    dm_plan_fill(&ps->standard, target);
+    Mode mode = policy(instance)->cfg.mode;
+    if (__builtin_expect(mode == Mode::standard, 1)) return dm_plan_fill(&ps->standard, target);
+    if (mode == Mode::single_target) return st_plan_fill(&ps->single_target, target);
+    rr_plan_fill(&ps->round_robin, target);
 }
 
 const char *outcome_name(uint32_t kind) {

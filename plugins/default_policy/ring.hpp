@@ -50,6 +50,18 @@ struct KeyspaceEntry {
     int32_t group; // -1: no token awareness for this keyspace
 };
 
+// A keyspace by its name's words (zero padded past the NUL, as a request
+// view gives it since 0.3): most names are one or two words, so a lookup
+// is a hash and a compare or two, not a string search.
+struct KeyspaceSlot {
+    uint64_t first = 0;             // the name's first word
+    size_t len = SIZE_MAX;          // SIZE_MAX: an empty slot
+    const uint64_t *words = nullptr; // all len / 8 + 1 words
+    int32_t group = -1;
+};
+
+inline size_t keyspace_hash(uint64_t first, size_t len) { return (first + len) * 0x9e3779b97f4a7c15ull; }
+
 struct Ring {
     size_t len = 0;
     const int64_t *tokens = nullptr; // sorted
@@ -63,6 +75,11 @@ struct Ring {
     const ReplicaGroup *groups = nullptr;
     size_t keyspace_count = 0;
     const KeyspaceEntry *keyspaces = nullptr; // sorted by name
+    // Open addressing over KeyspaceSlot, 2^(64 - ks_shift) slots, at least
+    // half empty.
+    const KeyspaceSlot *ks_slots = nullptr;
+    uint32_t ks_shift = 64;
+    size_t ks_mask = 0;
     size_t bytes = 0;                          // memory the ring holds
 };
 
@@ -303,6 +320,32 @@ inline bool build_group(const sy_host *h, StateHeader *st, const Ring &ring, con
     return true;
 }
 
+// The keyspace hash table (Ring::ks_slots), names copied into whole words.
+inline bool build_keyspace_slots(const sy_host *h, StateHeader *st, const KeyspaceEntry *kss, size_t nks,
+                                 Ring *ring) {
+    uint32_t bits = 1;
+    while ((size_t{1} << bits) < 2 * nks) bits++;
+    size_t slots = size_t{1} << bits;
+    auto *table = state_array<KeyspaceSlot>(h, st, slots);
+    if (!table) return false;
+    for (size_t i = 0; i < slots; i++) table[i] = KeyspaceSlot{};
+    for (size_t k = 0; k < nks; k++) {
+        size_t len = std::strlen(kss[k].name);
+        auto *words = state_array<uint64_t>(h, st, len / 8 + 1); // zeroed
+        if (!words) return false;
+        std::memcpy(words, kss[k].name, len);
+        size_t at = keyspace_hash(words[0], len) >> (64 - bits);
+        while (table[at].len != SIZE_MAX) at = (at + 1) & (slots - 1);
+        table[at] = KeyspaceSlot{words[0], len, words, kss[k].group};
+        ring->bytes += (len / 8 + 1) * 8;
+    }
+    ring->ks_slots = table;
+    ring->ks_shift = 64 - bits;
+    ring->ks_mask = slots - 1;
+    ring->bytes += slots * sizeof(KeyspaceSlot);
+    return true;
+}
+
 // The ring and every keyspace's replicas. SY_OK or SY_ENOMEM.
 inline int build_ring(const sy_host *h, StateHeader *st, const Places &pl, Ring *ring) {
     const sy_topology *t = st->topology;
@@ -379,6 +422,7 @@ inline int build_ring(const sy_host *h, StateHeader *st, const Places &pl, Ring 
     std::sort(kss, kss + nks, [](const KeyspaceEntry &a, const KeyspaceEntry &b) {
         return std::strcmp(a.name, b.name) < 0;
     });
+    if (nks && !build_keyspace_slots(h, st, kss, nks, ring)) return SY_ENOMEM;
     ring->group_count = ngroups;
     ring->groups = groups;
     ring->keyspace_count = nks;
@@ -393,6 +437,29 @@ inline int name_cmp(const char *a, const char *b) {
     for (;; a++, b++) {
         auto x = static_cast<unsigned char>(*a), y = static_cast<unsigned char>(*b);
         if (x != y || !x) return x - y;
+    }
+}
+
+// n words of a and b equal (b unaligned). A loop, not memcmp: GCC drops a
+// `len < 8 ||` guard before memcmp(.., 0) and calls it on every lookup.
+inline bool same_words(const uint64_t *a, const char *b, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        uint64_t w;
+        std::memcpy(&w, b + 8 * i, sizeof w);
+        if (w != a[i]) return false;
+    }
+    return true;
+}
+
+// The same from the name's words and length (a view since 0.3).
+inline int32_t keyspace_group_words(const Ring &ring, const char *name, size_t len) {
+    if (!ring.ks_slots) return -1;
+    uint64_t first;
+    std::memcpy(&first, name, sizeof first);
+    for (size_t at = keyspace_hash(first, len) >> ring.ks_shift;; at = (at + 1) & ring.ks_mask) {
+        const KeyspaceSlot &e = ring.ks_slots[at];
+        if (e.first == first && e.len == len && same_words(e.words + 1, name + 8, len / 8)) return e.group;
+        if (e.len == SIZE_MAX) return -1;
     }
 }
 

@@ -382,6 +382,75 @@ static void test_many_replications(void **state) {
     sy_router_free(r);
 }
 
+/* Keyspaces are found by their names' words (a request view since 0.3):
+ * names that share words, end on a word boundary, or differ only in the
+ * last byte each find their own replication; unknown names find none. */
+static void test_keyspace_names(void **state) {
+    (void)state;
+    static const struct {
+        const char *name;
+        int rf; /* 0: not in the topology */
+    } ks[] = {
+        {"ks", 1},
+        {"x", 2},
+        {"abcdefgh", 3},         /* one word, the NUL in the next */
+        {"abcdefghijklmnop", 4}, /* two words */
+        {"abcdefghijklmnoq", 5}, /* differs in the last byte */
+        {"abcdefgh_", 6},
+        {"a_keyspace_name_of_forty_bytes_or_so_xx", 7},
+        {"k", 0},
+        {"abcdefg", 0},
+        {"abcdefghi", 0},
+        {"abcdefghijklmno", 0},
+        {"abcdefghijklmnopq", 0},
+        {"ks_long_name_99", 0},
+        {"", 0},
+    };
+    char topo[16384];
+    size_t n = (size_t)snprintf(topo, sizeof topo, "{\"nodes\": [");
+    for (int i = 0; i < 12; i++)
+        n += (size_t)snprintf(topo + n, sizeof topo - n,
+                              "%s{\"id\": \"n%d\", \"host\": \"10.0.0.%d\", \"port\": 1, \"datacenter\": \"dc0\","
+                              " \"tokens\": [%d]}",
+                              i ? "," : "", i, i + 1, i * 100);
+    n += (size_t)snprintf(topo + n, sizeof topo - n, "], \"keyspaces\": [");
+    const char *sep = "";
+    for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
+        if (!ks[i].rf) continue;
+        n += (size_t)snprintf(topo + n, sizeof topo - n,
+                              "%s{\"name\": \"%s\", \"strategy\": \"SimpleStrategy\", \"replication\": {\"replication_factor\": %d}}",
+                              sep, ks[i].name, ks[i].rf);
+        sep = ",";
+    }
+    /* 30 more sharing their first word: the hash table probes past them */
+    for (int i = 0; i < 30; i++)
+        n += (size_t)snprintf(topo + n, sizeof topo - n,
+                              ",{\"name\": \"ks_long_name_%02d\", \"strategy\": \"SimpleStrategy\", \"replication\": {\"replication_factor\": %d}}",
+                              i, i % 10 + 1);
+    snprintf(topo + n, sizeof topo - n, "]}");
+    sy_router *r = router(topo, "{}");
+    tgt t[MAXT];
+    char req[128];
+    for (size_t i = 0; i < sizeof ks / sizeof ks[0] + 30; i++) {
+        char name[48];
+        int want;
+        if (i < sizeof ks / sizeof ks[0]) {
+            snprintf(name, sizeof name, "%s", ks[i].name);
+            want = ks[i].rf;
+        } else {
+            int k = (int)(i - sizeof ks / sizeof ks[0]);
+            snprintf(name, sizeof name, "ks_long_name_%02d", k);
+            want = k % 10 + 1;
+        }
+        snprintf(req, sizeof req, "{\"token\": 50, \"keyspace\": \"%s\", \"lwt\": true}", name);
+        int got = must_plan(r, req, t), reps = 0;
+        assert_int_equal(got, 12);
+        for (int j = 0; j < got; j++) reps += is_replica(&t[j]);
+        if (reps != want) fail_msg("keyspace '%s': %d replicas, want %d", name, reps, want);
+    }
+    sy_router_free(r);
+}
+
 /* ---------------------------------------------------------------- tiers */
 
 static int tier_of(const tgt *t, const char *dc, const char *rack) {
@@ -914,6 +983,7 @@ int main(void) {
         cmocka_unit_test(test_placement_matches_cassandra),
         cmocka_unit_test(test_nts_prefers_distinct_racks),
         cmocka_unit_test(test_many_replications),
+        cmocka_unit_test(test_keyspace_names),
         cmocka_unit_test(test_tier_order),
         cmocka_unit_test(test_fixed_plan_order),
         cmocka_unit_test(test_shards),

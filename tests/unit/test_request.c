@@ -30,6 +30,8 @@ static struct seen {
     char session_role[32]; /* context.session["x-hasura-role"] */
     char operation[32];    /* context.query.operation_type */
     char doc_extra[32];    /* document.extra, a key the core does not know */
+    size_t keyspace_len;
+    int keyspace_word_dirty; /* a non-zero byte between the NUL and the end of its word */
 } g;
 
 static const sy_host *g_host;
@@ -57,6 +59,15 @@ static int probe_plan_init(void *instance, const void *state, const sy_topology 
     if (q->key) memcpy(g.key, q->key, q->key_len < sizeof g.key ? q->key_len : sizeof g.key);
     g.token = q->token;
     copy(g.keyspace, sizeof g.keyspace, q->keyspace);
+    if (q->struct_size >= offsetof(sy_request_view, keyspace_len) + sizeof q->keyspace_len) {
+        g.keyspace_len = q->keyspace_len;
+        /* plans compare names in whole words: the NUL's word is zero-padded */
+        if (q->keyspace)
+            for (size_t i = q->keyspace_len; i < (q->keyspace_len / 8 + 1) * 8; i++)
+                g.keyspace_word_dirty |= q->keyspace[i] != 0;
+    } else {
+        g.keyspace_len = (size_t)-1;
+    }
     copy(g.table, sizeof g.table, q->table);
     copy(g.node, sizeof g.node, q->node);
     copy(g.entity_type, sizeof g.entity_type, q->entity_type);
@@ -441,6 +452,32 @@ static void test_setters(void **state) {
     assert_i64(g.token, INT64_MIN);
 }
 
+/* keyspace_len is the name's length, and its word holding the NUL is zero
+ * after it, even where a longer name was before (sy_request_view). */
+static void test_keyspace_words(void **state) {
+    (void)state;
+    static const char *const names[] = {"a_keyspace_of_twenty_nine_ch", "ks", "seven_7", "eight_88", "", "sixteen_chars_16",
+                                        "x"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        sy_request_clear(g_req);
+        assert_int_equal(sy_request_set_keyspace(g_req, "a_much_longer_name_than_any_of_them_here"), SY_OK);
+        assert_int_equal(sy_request_set_keyspace(g_req, names[i]), SY_OK);
+        observe();
+        assert_string_equal(g.keyspace, names[i]);
+        assert_int_equal(g.keyspace_len, strlen(names[i]));
+        assert_false(g.keyspace_word_dirty);
+        /* the same through JSON */
+        char json[128];
+        snprintf(json, sizeof json, "{\"keyspace\": \"%s\"}", names[i]);
+        parse_ok(json);
+        assert_int_equal(g.keyspace_len, strlen(names[i]));
+        assert_false(g.keyspace_word_dirty);
+    }
+    assert_int_equal(sy_request_set_keyspace(g_req, NULL), SY_OK);
+    observe();
+    assert_int_equal(g.keyspace_len, 0);
+}
+
 /* Misuse is SY_EINVAL and changes nothing. */
 static void test_setter_misuse(void **state) {
     (void)state;
@@ -566,6 +603,7 @@ int main(void) {
         cmocka_unit_test(test_bad_requests),
         cmocka_unit_test(test_length_is_respected),
         cmocka_unit_test(test_setters),
+        cmocka_unit_test(test_keyspace_words),
         cmocka_unit_test(test_setter_misuse),
         cmocka_unit_test(test_clear_new_and_free),
         cmocka_unit_test(test_reuse),
