@@ -50,6 +50,7 @@ struct DefaultState {
     const uint8_t *const *keys;
     const uint8_t *const *live;
     bool remote;               // other DCs may be planned (no preferred DC, or failover)
+    bool token_aware;          // token_aware is on and the ring has tokens
     uint32_t planned;          // nodes a plan can yield at all
     uint32_t list_phases[2];   // list phases with nodes: [0] without, [1] with latency demotion
 };
@@ -194,6 +195,7 @@ inline int dm_attach(Policy *p, const sy_topology *t, StateHeader **out, sy_erro
     st->node_bits = bits;
     // What every plan of this snapshot needs to know up front.
     st->remote = !dc || p->cfg.permit_dc_failover;
+    st->token_aware = p->cfg.token_aware && st->ring.len;
     for (uint32_t k = 0; k < (st->remote ? 3u : 2u); k++) {
         st->planned += st->alive_len[k] + st->down_len[k];
         if (st->alive_len[k]) {
@@ -222,38 +224,32 @@ inline bool is_lwt(const sy_request_view *q) {
             (q->consistency == SY_CONSISTENCY_SERIAL || q->consistency == SY_CONSISTENCY_LOCAL_SERIAL));
 }
 
-inline bool dm_first_draw(DefaultPlan *pl, const uint8_t *keys, uint32_t ph);
+inline bool dm_first_draw(DefaultPlan *pl, const uint8_t *keys, uint32_t ph, const uint64_t *fresh);
+
+// Why a plan of this snapshot has no node at all.
+[[gnu::noinline, gnu::cold]] inline int dm_nothing_planned(const Policy *p, const DefaultState *st, sy_error *err) {
+    const sy_host *h = p->host;
+    size_t n = st->head.topology->node_count;
+    if (!n) h->set_error(err, SY_ENOROUTE, "", "default_policy: the topology has no nodes");
+    else
+        h->set_error(err, SY_ENOROUTE, "",
+                     "default_policy: preferred_datacenter '%s' has no node (the %zu nodes are in other "
+                     "datacenters and permit_dc_failover is false)",
+                     p->cfg.preferred_dc.s, n);
+    return SY_ENOROUTE;
+}
 
 inline int dm_plan_init(Policy *p, const DefaultState *st, const sy_request_view *q, void *plan_state,
                         sy_error *err) {
-    const sy_host *h = p->host;
-    if (!st->planned) {
-        size_t n = st->head.topology->node_count;
-        if (!n) h->set_error(err, SY_ENOROUTE, "", "default_policy: the topology has no nodes");
-        else
-            h->set_error(err, SY_ENOROUTE, "",
-                         "default_policy: preferred_datacenter '%s' has no node (the %zu nodes are in other "
-                         "datacenters and permit_dc_failover is false)",
-                         p->cfg.preferred_dc.s, n);
-        return SY_ENOROUTE;
-    }
-    auto *pl = static_cast<DefaultPlan *>(plan_state);
-    pl->p = p;
-    pl->st = st;
-    pl->reps = nullptr;
-    pl->rep_count = 0;
-    pl->phase = kReplicaFirst;
-    pl->pos = 0;
-    pl->entered = 0;
-    pl->ready = 0;
-    pl->keyed = 0;
-    pl->pre = nullptr;
-    pl->rep_filter = 0;
-    pl->remote = st->remote;
-    pl->lwt = is_lwt(q);
-    pl->token = q->token;
+    if (__builtin_expect(!st->planned, 0)) return dm_nothing_planned(p, st, err);
+    // The token's replicas first: on a large ring that is a chain of loads
+    // that miss L1 (radix index, tokens, keys), and the sooner they are
+    // issued, the more of the rest runs while they are on their way.
+    const uint32_t *reps = nullptr;
+    const uint8_t *pre = nullptr;
+    uint32_t rep_count = 0;
     uint8_t pre_live = 0;
-    if (p->cfg.token_aware && (q->fields & SY_REQ_TOKEN) && q->keyspace && st->ring.len) {
+    if (st->token_aware && (q->fields & SY_REQ_TOKEN) && q->keyspace) {
         // A view since 0.3 gives the name's length and whole words.
         int32_t g = q->struct_size >= offsetof(sy_request_view, keyspace_len) + sizeof q->keyspace_len
                         ? keyspace_group_words(st->ring, q->keyspace, q->keyspace_len)
@@ -261,21 +257,35 @@ inline int dm_plan_init(Policy *p, const DefaultState *st, const sy_request_view
         if (g >= 0) {
             const ReplicaGroup &grp = st->ring.groups[g];
             size_t at = ring_position(st->ring, q->token);
-            pl->reps = grp.reps + at * grp.width;
-            pl->rep_count = grp.counts[at];
-            pl->pre = st->keys[g] + at * grp.width;
-            // The first draw reads one of these after the keys: on a large
-            // ring they miss L1, so start that load now.
-            __builtin_prefetch(pl->reps);
+            reps = grp.reps + at * grp.width;
+            pre = st->keys[g] + at * grp.width;
+            // The first draw reads one of these after the keys: start that
+            // load now.
+            __builtin_prefetch(reps);
+            rep_count = grp.counts[at];
             pre_live = st->live[g][at];
         }
     }
-    if (!pl->rep_count) pl->phase = kOtherFirst;
-    // Randomness: a seeded sequence (reproducible), or the host's per-thread
-    // generator (no shared counter between threads).
+    // A seeded sequence (reproducible), or the host's per-thread generator
+    // (no shared counter between threads).
     uint64_t r = p->cfg.has_seed ? static_cast<uint64_t>(p->cfg.seed) + p->rotation.fetch_add(1, std::memory_order_relaxed) *
                                                                          0x9e3779b97f4a7c15ull
-                                 : h->random_u64(h);
+                                 : p->host->random_u64(p->host);
+    auto *pl = static_cast<DefaultPlan *>(plan_state);
+    pl->p = p;
+    pl->st = st;
+    pl->reps = reps;
+    pl->rep_count = rep_count;
+    pl->pre = pre;
+    pl->phase = rep_count ? kReplicaFirst : kOtherFirst;
+    pl->pos = 0;
+    pl->entered = 0;
+    pl->ready = 0;
+    pl->keyed = 0;
+    pl->rep_filter = 0;
+    pl->remote = st->remote;
+    pl->lwt = is_lwt(q);
+    pl->token = q->token;
     pl->rot = r;
     // Shuffling off: every plan draws the same sequence, so a replica set
     // always comes in one fixed permutation (the seed's, or one chosen at
@@ -284,23 +294,25 @@ inline int dm_plan_init(Policy *p, const DefaultState *st, const sy_request_view
                                       : static_cast<uint64_t>(p->cfg.seed) ^ 0x2545f4914f6cdd1dull;
     pl->demote = 0;
     if (p->cfg.latency.enabled) {
-        pl->now = h->now_ns(h);
+        pl->now = p->host->now_ns(p->host);
         maybe_update_min(p, &st->head, pl->now);
         pl->demote = from_bits(p->min_avg_bits.load(std::memory_order_relaxed)) < INFINITY;
     }
     // Phases that may yield: empty ones cost nothing later. Replica phases
     // are narrowed once the replicas are keyed.
-    pl->live = st->list_phases[pl->demote] | (pl->rep_count ? 0x3fu : 0);
+    pl->live = st->list_phases[pl->demote] | (rep_count ? 0x3fu : 0);
     if (pl->demote) {
         pl->pre = nullptr; // penalties change by the moment: classify per plan
-    } else if (pl->rep_count) {
+    } else if (rep_count) {
         pl->live = st->list_phases[0] | pre_live;
         pl->keyed = 1;
         // The first target now, while the keys and replicas are being
         // loaded: plan_advance then only reports it.
-        if (pre_live && pl->rep_count <= 8) {
+        if (pre_live && rep_count <= 8) {
             pl->phase = static_cast<uint32_t>(__builtin_ctz(pre_live));
-            pl->ready = dm_first_draw(pl, pl->pre, pl->phase);
+            // Shuffling: the draw takes the plan's fresh randomness itself
+            // (its high bits; the later draws and the rotation mix it first).
+            pl->ready = dm_first_draw(pl, pre, pl->phase, p->cfg.enable_shuffling ? &r : nullptr);
         }
     }
     return SY_OK;
@@ -382,9 +394,10 @@ inline int dm_yield(DefaultPlan *pl, uint32_t node, bool replica) {
 
 // A replica phase's first target without building its list (at most 8
 // replicas): most plans stop at their first target. A second one builds
-// the list, with this first draw applied (entered == 2). false: no replica
+// the list, with this first draw applied (entered == 2). The draw comes
+// from fresh when given, else from the plan's sequence. false: no replica
 // of the phase.
-inline bool dm_first_draw(DefaultPlan *pl, const uint8_t *keys, uint32_t ph) {
+inline bool dm_first_draw(DefaultPlan *pl, const uint8_t *keys, uint32_t ph, const uint64_t *fresh) {
     uint64_t eq = dm_match(keys, pl->rep_count, ph);
     if (!eq) return false;
     // One multiply sums the match bytes into prefix counts: byte i of cum
@@ -396,7 +409,9 @@ inline bool dm_first_draw(DefaultPlan *pl, const uint8_t *keys, uint32_t ph) {
     constexpr uint64_t ones = ~uint64_t{0} / 255, high = ones << 7;
     uint64_t cum = (eq >> 7) * ones;
     auto count = static_cast<uint32_t>(cum >> 56);
-    uint32_t j = pl->lwt ? 0 : random_below(&pl->rng, count);
+    uint32_t j = pl->lwt    ? 0
+                 : fresh ? static_cast<uint32_t>((static_cast<u128>(*fresh) * count) >> 64)
+                         : random_below(&pl->rng, count);
     uint64_t past = ((cum | high) - (j + 1) * ones) & high;
     pl->lazy = eq;
     pl->start = j;
@@ -431,7 +446,7 @@ inline int dm_plan_advance(DefaultPlan *pl) {
                 pl->pos = 0;
                 const uint8_t *keys = pl->pre ? pl->pre : pl->rkey;
                 if (pl->rep_count <= 8) {
-                    if (dm_first_draw(pl, keys, ph)) return 1;
+                    if (dm_first_draw(pl, keys, ph, nullptr)) return 1;
                     pl->buf_len = 0;
                 } else {
                     pl->buf_len = dm_select(keys, pl->reps, pl->rep_count, ph, pl->buf);
