@@ -224,7 +224,7 @@ inline bool is_lwt(const sy_request_view *q) {
             (q->consistency == SY_CONSISTENCY_SERIAL || q->consistency == SY_CONSISTENCY_LOCAL_SERIAL));
 }
 
-inline bool dm_first_draw(DefaultPlan *pl, const uint8_t *keys, uint32_t ph, const uint64_t *fresh);
+inline bool dm_first_draw(DefaultPlan *pl, const uint8_t *keys, uint32_t ph, bool use_fresh, uint64_t fresh);
 
 // Why a plan of this snapshot has no node at all.
 [[gnu::noinline, gnu::cold]] inline int dm_nothing_planned(const Policy *p, const DefaultState *st, sy_error *err) {
@@ -312,7 +312,7 @@ inline int dm_plan_init(Policy *p, const DefaultState *st, const sy_request_view
             pl->phase = static_cast<uint32_t>(__builtin_ctz(pre_live));
             // Shuffling: the draw takes the plan's fresh randomness itself
             // (its high bits; the later draws and the rotation mix it first).
-            pl->ready = dm_first_draw(pl, pre, pl->phase, p->cfg.enable_shuffling ? &r : nullptr);
+            pl->ready = dm_first_draw(pl, pre, pl->phase, p->cfg.enable_shuffling, r);
         }
     }
     return SY_OK;
@@ -395,9 +395,9 @@ inline int dm_yield(DefaultPlan *pl, uint32_t node, bool replica) {
 // A replica phase's first target without building its list (at most 8
 // replicas): most plans stop at their first target. A second one builds
 // the list, with this first draw applied (entered == 2). The draw comes
-// from fresh when given, else from the plan's sequence. false: no replica
-// of the phase.
-inline bool dm_first_draw(DefaultPlan *pl, const uint8_t *keys, uint32_t ph, const uint64_t *fresh) {
+// from fresh with use_fresh, else from the plan's sequence. false: no
+// replica of the phase.
+inline bool dm_first_draw(DefaultPlan *pl, const uint8_t *keys, uint32_t ph, bool use_fresh, uint64_t fresh) {
     uint64_t eq = dm_match(keys, pl->rep_count, ph);
     if (!eq) return false;
     // One multiply sums the match bytes into prefix counts: byte i of cum
@@ -410,7 +410,7 @@ inline bool dm_first_draw(DefaultPlan *pl, const uint8_t *keys, uint32_t ph, con
     uint64_t cum = (eq >> 7) * ones;
     auto count = static_cast<uint32_t>(cum >> 56);
     uint32_t j = pl->lwt    ? 0
-                 : fresh ? static_cast<uint32_t>((static_cast<u128>(*fresh) * count) >> 64)
+                 : use_fresh ? static_cast<uint32_t>((static_cast<u128>(fresh) * count) >> 64)
                          : random_below(&pl->rng, count);
     uint64_t past = ((cum | high) - (j + 1) * ones) & high;
     pl->lazy = eq;
@@ -446,7 +446,7 @@ inline int dm_plan_advance(DefaultPlan *pl) {
                 pl->pos = 0;
                 const uint8_t *keys = pl->pre ? pl->pre : pl->rkey;
                 if (pl->rep_count <= 8) {
-                    if (dm_first_draw(pl, keys, ph, nullptr)) return 1;
+                    if (dm_first_draw(pl, keys, ph, false, 0)) return 1;
                     pl->buf_len = 0;
                 } else {
                     pl->buf_len = dm_select(keys, pl->reps, pl->rep_count, ph, pl->buf);
