@@ -277,11 +277,6 @@ inline int dm_plan_init(Policy *p, const DefaultState *st, const sy_request_view
     pl->reps = reps;
     pl->rep_count = rep_count;
     pl->pre = pre;
-    pl->phase = rep_count ? kReplicaFirst : kOtherFirst;
-    pl->pos = 0;
-    pl->entered = 0;
-    pl->ready = 0;
-    pl->keyed = 0;
     pl->rep_filter = 0;
     pl->remote = st->remote;
     pl->lwt = is_lwt(q);
@@ -292,6 +287,24 @@ inline int dm_plan_init(Policy *p, const DefaultState *st, const sy_request_view
     // create).
     pl->rng = p->cfg.enable_shuffling ? r ^ 0x5851f42d4c957f2dull
                                       : static_cast<uint64_t>(p->cfg.seed) ^ 0x2545f4914f6cdd1dull;
+    if (__builtin_expect(pre_live && rep_count <= 8 && !p->cfg.latency.enabled, 1)) {
+        // Most plans: live replicas known from the snapshot, no latency
+        // demotion. The first target now, while the keys and replicas are
+        // being loaded: plan_advance then only reports it. Shuffling: the
+        // draw takes the plan's fresh randomness itself (its high bits; the
+        // later draws and the rotation mix it first).
+        pl->demote = 0;
+        pl->keyed = 1;
+        pl->live = st->list_phases[0] | pre_live;
+        pl->phase = static_cast<uint32_t>(__builtin_ctz(pre_live));
+        pl->ready = dm_first_draw(pl, pre, pl->phase, p->cfg.enable_shuffling, r);
+        return SY_OK;
+    }
+    pl->phase = rep_count ? kReplicaFirst : kOtherFirst;
+    pl->pos = 0;
+    pl->entered = 0;
+    pl->ready = 0;
+    pl->keyed = 0;
     pl->demote = 0;
     if (p->cfg.latency.enabled) {
         pl->now = p->host->now_ns(p->host);
@@ -306,12 +319,8 @@ inline int dm_plan_init(Policy *p, const DefaultState *st, const sy_request_view
     } else if (rep_count) {
         pl->live = st->list_phases[0] | pre_live;
         pl->keyed = 1;
-        // The first target now, while the keys and replicas are being
-        // loaded: plan_advance then only reports it.
-        if (pre_live && rep_count <= 8) {
+        if (pre_live && rep_count <= 8) { // latency awareness without a minimum yet
             pl->phase = static_cast<uint32_t>(__builtin_ctz(pre_live));
-            // Shuffling: the draw takes the plan's fresh randomness itself
-            // (its high bits; the later draws and the rotation mix it first).
             pl->ready = dm_first_draw(pl, pre, pl->phase, p->cfg.enable_shuffling, r);
         }
     }
@@ -358,14 +367,15 @@ inline bool dm_slow(const DefaultPlan *pl, uint32_t node) {
 
 inline void dm_emit(const DefaultPlan *pl, uint32_t node, bool replica, sy_target *target) {
     const sy_topology *t = pl->st->head.topology;
-    fill_node_target(t, node, target);
-    if (!replica) return;
-    target->flags |= SY_TARGET_REPLICA;
-    uint32_t shards = SY_TOPOLOGY_NODE(t, node)->shards;
-    if (shards) {
-        target->shard = shard_of(pl->token, shards, pl->p->cfg.shard_ignore_msb);
-        target->flags |= SY_TARGET_HAS_SHARD;
+    uint32_t flags = 0;
+    if (replica) {
+        flags = SY_TARGET_REPLICA;
+        if (uint32_t shards = SY_TOPOLOGY_NODE(t, node)->shards) {
+            target->shard = shard_of(pl->token, shards, pl->p->cfg.shard_ignore_msb);
+            flags |= SY_TARGET_HAS_SHARD;
+        }
     }
+    fill_node_target(t, node, target, flags);
 }
 
 // Each replica's phase (pass * 3 + tier), once per plan; LWT replicas are
@@ -422,12 +432,9 @@ inline bool dm_first_draw(DefaultPlan *pl, const uint8_t *keys, uint32_t ph, boo
     return true;
 }
 
-// To the next target (plan_advance): 1, or 0 at the end.
-inline int dm_plan_advance(DefaultPlan *pl) {
-    if (pl->ready) { // plan_init drew the first target
-        pl->ready = 0;
-        return 1;
-    }
+// To the next target: 1, or 0 at the end. Every target but one plan_init
+// drew (dm_plan_advance below).
+[[gnu::noinline]] inline int dm_plan_advance_on(DefaultPlan *pl) {
     const DefaultState *st = pl->st;
     for (;;) {
         if (pl->phase < kOtherFirst && !pl->keyed) dm_key_replicas(pl);
@@ -495,6 +502,16 @@ inline int dm_plan_advance(DefaultPlan *pl) {
         pl->phase++;
         pl->entered = 0;
     }
+}
+
+// To the next target (plan_advance): 1, or 0 at the end. Inline: the
+// target plan_init drew only needs reporting.
+inline int dm_plan_advance(DefaultPlan *pl) {
+    if (pl->ready) {
+        pl->ready = 0;
+        return 1;
+    }
+    return dm_plan_advance_on(pl);
 }
 
 inline void dm_plan_fill(const DefaultPlan *pl, sy_target *target) { dm_emit(pl, pl->cur, pl->cur_replica, target); }

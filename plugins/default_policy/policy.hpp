@@ -162,9 +162,10 @@ inline void state_free(const sy_host *h, StateHeader *s) {
     h->free(h, s, s->size);
 }
 
-// Fills what a topology node tells about a target. The core has already set
-// struct_size and epoch; no shard is chosen, so SY_TARGET_HAS_SHARD stays off.
-inline void fill_node_target(const sy_topology *t, uint32_t index, sy_target *target) {
+// Fills what a topology node tells about a target, and the caller's flags
+// (one write of flags, not one per flag). The core has already set
+// struct_size and epoch.
+inline void fill_node_target(const sy_topology *t, uint32_t index, sy_target *target, uint32_t flags = 0) {
     const sy_node *n = SY_TOPOLOGY_NODE(t, index);
     target->node = n->id;
     target->host = n->host;
@@ -172,7 +173,7 @@ inline void fill_node_target(const sy_topology *t, uint32_t index, sy_target *ta
     target->datacenter = n->datacenter;
     target->rack = n->rack;
     target->node_index = index;
-    if (!n->up) target->flags |= SY_TARGET_DOWN;
+    target->flags |= flags | (n->up ? 0u : static_cast<uint32_t>(SY_TARGET_DOWN));
     SY_TARGET_ADD_VIA(target, kPluginName);
 }
 

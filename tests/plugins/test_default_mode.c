@@ -348,18 +348,24 @@ static void test_nts_prefers_distinct_racks(void **state) {
     sy_router_free(r);
 }
 
+/* Twelve nodes, one token each (0, 100, ...), over dc0/dc1 and racks
+ * r0-r2, then the opening of the keyspace list: returns its length. */
+static size_t twelve_nodes(char *topo, size_t size) {
+    size_t n = (size_t)snprintf(topo, size, "{\"nodes\": [");
+    for (int i = 0; i < 12; i++)
+        n += (size_t)snprintf(topo + n, size - n,
+                              "%s{\"id\": \"n%d\", \"host\": \"10.0.0.%d\", \"port\": 1, \"datacenter\": \"dc%d\","
+                              " \"rack\": \"r%d\", \"tokens\": [%d]}",
+                              i ? "," : "", i, i + 1, i % 2, i % 3, i * 100);
+    return n + (size_t)snprintf(topo + n, size - n, "], \"keyspaces\": [");
+}
+
 /* Keyspaces that replicate differently each get their own precomputed
  * replicas: twenty of them in one snapshot, every one right. */
 static void test_many_replications(void **state) {
     (void)state;
     char topo[8192];
-    size_t n = (size_t)snprintf(topo, sizeof topo, "{\"nodes\": [");
-    for (int i = 0; i < 12; i++)
-        n += (size_t)snprintf(topo + n, sizeof topo - n,
-                              "%s{\"id\": \"n%d\", \"host\": \"10.0.0.%d\", \"port\": 1, \"datacenter\": \"dc%d\","
-                              " \"rack\": \"r%d\", \"tokens\": [%d]}",
-                              i ? "," : "", i, i + 1, i % 2, i % 3, i * 100);
-    n += (size_t)snprintf(topo + n, sizeof topo - n, "], \"keyspaces\": [");
+    size_t n = twelve_nodes(topo, sizeof topo);
     for (int rf = 1; rf <= 10; rf++)
         n += (size_t)snprintf(topo + n, sizeof topo - n,
                               "%s{\"name\": \"s%d\", \"strategy\": \"SimpleStrategy\", \"replication\": {\"replication_factor\": %d}},"
@@ -407,13 +413,7 @@ static void test_keyspace_names(void **state) {
         {"", 0},
     };
     char topo[16384];
-    size_t n = (size_t)snprintf(topo, sizeof topo, "{\"nodes\": [");
-    for (int i = 0; i < 12; i++)
-        n += (size_t)snprintf(topo + n, sizeof topo - n,
-                              "%s{\"id\": \"n%d\", \"host\": \"10.0.0.%d\", \"port\": 1, \"datacenter\": \"dc0\","
-                              " \"tokens\": [%d]}",
-                              i ? "," : "", i, i + 1, i * 100);
-    n += (size_t)snprintf(topo + n, sizeof topo - n, "], \"keyspaces\": [");
+    size_t n = twelve_nodes(topo, sizeof topo);
     const char *sep = "";
     for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
         if (!ks[i].rf) continue;
