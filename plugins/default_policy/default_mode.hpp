@@ -49,6 +49,11 @@ struct DefaultState {
     // reads them instead of classifying its replicas.
     const uint8_t *const *keys;
     const uint8_t *const *live;
+    // Per replica group, per ring position (at most 8 replicas): which
+    // replicas are in its first live phase, a bit each. A byte a position
+    // stays in L1 where the keys do not, so a pick draws its first target
+    // without waiting for them.
+    const uint8_t *const *lead;
     bool remote;               // other DCs may be planned (no preferred DC, or failover)
     bool token_aware;          // token_aware is on and the ring has tokens
     uint32_t planned;          // nodes a plan can yield at all
@@ -97,13 +102,15 @@ inline bool dm_key_groups(const sy_host *h, DefaultState *st) {
     if (!ring.group_count) return true;
     auto *keys = state_array<const uint8_t *>(h, &st->head, ring.group_count);
     auto *live = state_array<const uint8_t *>(h, &st->head, ring.group_count);
-    if (!keys || !live) return false;
+    auto *lead = state_array<const uint8_t *>(h, &st->head, ring.group_count);
+    if (!keys || !live || !lead) return false;
     for (uint32_t g = 0; g < ring.group_count; g++) {
         const ReplicaGroup &grp = ring.groups[g];
         // + 8: plans read the keys in whole words (dm_select)
         auto *k = state_array<uint8_t>(h, &st->head, ring.len * grp.width + 8);
         auto *m = state_array<uint8_t>(h, &st->head, ring.len);
-        if (!k || !m) return false;
+        auto *first = state_array<uint8_t>(h, &st->head, ring.len);
+        if (!k || !m || !first) return false;
         for (size_t at = 0; at < ring.len; at++) {
             const uint32_t *reps = grp.reps + at * grp.width;
             uint8_t mask = 0;
@@ -117,13 +124,19 @@ inline bool dm_key_groups(const sy_host *h, DefaultState *st) {
                 k[at * grp.width + i] = key;
             }
             m[at] = mask;
+            uint8_t bits = 0;
+            for (uint32_t i = 0; mask && i < grp.counts[at] && i < 8; i++)
+                if (k[at * grp.width + i] == __builtin_ctz(mask)) bits = static_cast<uint8_t>(bits | (1u << i));
+            first[at] = bits;
         }
         keys[g] = k;
         live[g] = m;
-        st->ring.bytes += ring.len * (grp.width + 1);
+        lead[g] = first;
+        st->ring.bytes += ring.len * (grp.width + 2);
     }
     st->keys = keys;
     st->live = live;
+    st->lead = lead;
     return true;
 }
 
@@ -225,6 +238,8 @@ inline bool is_lwt(const sy_request_view *q) {
 }
 
 inline bool dm_first_draw(DefaultPlan *pl, const uint8_t *keys, uint32_t ph, bool use_fresh, uint64_t fresh);
+inline bool dm_draw_first(DefaultPlan *pl, uint64_t eq, bool use_fresh, uint64_t fresh);
+inline uint64_t dm_spread(uint8_t bits);
 
 // Why a plan of this snapshot has no node at all.
 [[gnu::noinline, gnu::cold]] inline int dm_nothing_planned(const Policy *p, const DefaultState *st, sy_error *err) {
@@ -248,7 +263,7 @@ inline int dm_plan_init(Policy *p, const DefaultState *st, const sy_request_view
     const uint32_t *reps = nullptr;
     const uint8_t *pre = nullptr;
     uint32_t rep_count = 0;
-    uint8_t pre_live = 0;
+    uint8_t pre_live = 0, lead = 0;
     if (st->token_aware && (q->fields & SY_REQ_TOKEN) && q->keyspace) {
         // A view since 0.3 gives the name's length and whole words.
         int32_t g = q->struct_size >= offsetof(sy_request_view, keyspace_len) + sizeof q->keyspace_len
@@ -264,6 +279,7 @@ inline int dm_plan_init(Policy *p, const DefaultState *st, const sy_request_view
             __builtin_prefetch(reps);
             rep_count = grp.counts[at];
             pre_live = st->live[g][at];
+            lead = st->lead[g][at];
         }
     }
     // A seeded sequence (reproducible), or the host's per-thread generator
@@ -297,7 +313,7 @@ inline int dm_plan_init(Policy *p, const DefaultState *st, const sy_request_view
         pl->keyed = 1;
         pl->live = st->list_phases[0] | pre_live;
         pl->phase = static_cast<uint32_t>(__builtin_ctz(pre_live));
-        pl->ready = dm_first_draw(pl, pre, pl->phase, p->cfg.enable_shuffling, r);
+        pl->ready = dm_draw_first(pl, dm_spread(lead), p->cfg.enable_shuffling, r);
         return SY_OK;
     }
     pl->phase = rep_count ? kReplicaFirst : kOtherFirst;
@@ -341,6 +357,14 @@ inline uint64_t dm_match(const uint8_t *keys, uint32_t n, uint32_t ph) {
     uint64_t x = w ^ (ones * ph);
     uint64_t eq = ~(((x & low7) + low7) | x | low7);
     return n < 8 ? eq & ((uint64_t{1} << (8 * n)) - 1) : eq;
+}
+
+// A bit per replica (DefaultState::lead) in dm_match's form: 0x80 in byte
+// i for bit i. Each byte keeps its own bit of the byte-wise copies, and
+// adding 0x7f carries any of them into the byte's top bit.
+inline uint64_t dm_spread(uint8_t bits) {
+    constexpr uint64_t ones = ~uint64_t{0} / 255, low7 = ones * 0x7f;
+    return (((bits * ones) & 0x8040201008040201ull) + low7) & ~low7;
 }
 
 // The replicas whose key is ph, in ring order, into buf.
@@ -408,7 +432,11 @@ inline int dm_yield(DefaultPlan *pl, uint32_t node, bool replica) {
 // from fresh with use_fresh, else from the plan's sequence. false: no
 // replica of the phase.
 inline bool dm_first_draw(DefaultPlan *pl, const uint8_t *keys, uint32_t ph, bool use_fresh, uint64_t fresh) {
-    uint64_t eq = dm_match(keys, pl->rep_count, ph);
+    return dm_draw_first(pl, dm_match(keys, pl->rep_count, ph), use_fresh, fresh);
+}
+
+// The same from the phase's matches (dm_match's form).
+inline bool dm_draw_first(DefaultPlan *pl, uint64_t eq, bool use_fresh, uint64_t fresh) {
     if (!eq) return false;
     // One multiply sums the match bytes into prefix counts: byte i of cum
     // is the number of matches in bytes 0..i, its top byte the total
