@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -738,6 +739,9 @@ static void test_changes_while_planning(void **state) {
     const sy_static_routes_table *tb = table_of(s.r, &inst);
     pthread_t th[3];
     for (int i = 0; i < 3; i++) assert_int_equal(pthread_create(&th[i], NULL, planner, &s), 0);
+    /* change the table only once the planners run: a loaded machine may
+     * start them after 200 changes are done */
+    while (atomic_load(&s.plans) == 0) sched_yield();
     const char *add = "{\"pattern\": \"svc-1@.*\", \"host\": \"10.0.0.9\", \"port\": 9, \"weight\": 5}";
     sy_error err = SY_STRUCT_INIT(sy_error);
     for (int i = 0; i < 200; i++) {
