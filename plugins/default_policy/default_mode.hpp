@@ -237,112 +237,6 @@ inline bool is_lwt(const sy_request_view *q) {
             (q->consistency == SY_CONSISTENCY_SERIAL || q->consistency == SY_CONSISTENCY_LOCAL_SERIAL));
 }
 
-inline bool dm_first_draw(DefaultPlan *pl, const uint8_t *keys, uint32_t ph, bool use_fresh, uint64_t fresh);
-inline bool dm_draw_first(DefaultPlan *pl, uint64_t eq, bool use_fresh, uint64_t fresh);
-inline uint64_t dm_spread(uint8_t bits);
-
-// Why a plan of this snapshot has no node at all.
-[[gnu::noinline, gnu::cold]] inline int dm_nothing_planned(const Policy *p, const DefaultState *st, sy_error *err) {
-    const sy_host *h = p->host;
-    size_t n = st->head.topology->node_count;
-    if (!n) h->set_error(err, SY_ENOROUTE, "", "default_policy: the topology has no nodes");
-    else
-        h->set_error(err, SY_ENOROUTE, "",
-                     "default_policy: preferred_datacenter '%s' has no node (the %zu nodes are in other "
-                     "datacenters and permit_dc_failover is false)",
-                     p->cfg.preferred_dc.s, n);
-    return SY_ENOROUTE;
-}
-
-inline int dm_plan_init(Policy *p, const DefaultState *st, const sy_request_view *q, void *plan_state,
-                        sy_error *err) {
-    if (__builtin_expect(!st->planned, 0)) return dm_nothing_planned(p, st, err);
-    // The token's replicas first: on a large ring that is a chain of loads
-    // that miss L1 (radix index, tokens, keys), and the sooner they are
-    // issued, the more of the rest runs while they are on their way.
-    const uint32_t *reps = nullptr;
-    const uint8_t *pre = nullptr;
-    uint32_t rep_count = 0;
-    uint8_t pre_live = 0, lead = 0;
-    if (st->token_aware && (q->fields & SY_REQ_TOKEN) && q->keyspace) {
-        // A view since 0.3 gives the name's length and whole words.
-        int32_t g = q->struct_size >= offsetof(sy_request_view, keyspace_len) + sizeof q->keyspace_len
-                        ? keyspace_group_words(st->ring, q->keyspace, q->keyspace_len)
-                        : keyspace_group(st->ring, q->keyspace);
-        if (g >= 0) {
-            const ReplicaGroup &grp = st->ring.groups[g];
-            size_t at = ring_position(st->ring, q->token);
-            reps = grp.reps + at * grp.width;
-            pre = st->keys[g] + at * grp.width;
-            // The first draw reads one of these after the keys: start that
-            // load now.
-            __builtin_prefetch(reps);
-            rep_count = grp.counts[at];
-            pre_live = st->live[g][at];
-            lead = st->lead[g][at];
-        }
-    }
-    // A seeded sequence (reproducible), or the host's per-thread generator
-    // (no shared counter between threads).
-    uint64_t r = p->cfg.has_seed ? static_cast<uint64_t>(p->cfg.seed) + p->rotation.fetch_add(1, std::memory_order_relaxed) *
-                                                                         0x9e3779b97f4a7c15ull
-                                 : p->host->random_u64(p->host);
-    auto *pl = static_cast<DefaultPlan *>(plan_state);
-    pl->p = p;
-    pl->st = st;
-    pl->reps = reps;
-    pl->rep_count = rep_count;
-    pl->pre = pre;
-    pl->rep_filter = 0;
-    pl->remote = st->remote;
-    pl->lwt = is_lwt(q);
-    pl->token = q->token;
-    pl->rot = r;
-    // Shuffling off: every plan draws the same sequence, so a replica set
-    // always comes in one fixed permutation (the seed's, or one chosen at
-    // create).
-    pl->rng = p->cfg.enable_shuffling ? r ^ 0x5851f42d4c957f2dull
-                                      : static_cast<uint64_t>(p->cfg.seed) ^ 0x2545f4914f6cdd1dull;
-    if (__builtin_expect(pre_live && rep_count <= 8 && !p->cfg.latency.enabled, 1)) {
-        // Most plans: live replicas known from the snapshot, no latency
-        // demotion. The first target now, while the keys and replicas are
-        // being loaded: plan_advance then only reports it. Shuffling: the
-        // draw takes the plan's fresh randomness itself (its high bits; the
-        // later draws and the rotation mix it first).
-        pl->demote = 0;
-        pl->keyed = 1;
-        pl->live = st->list_phases[0] | pre_live;
-        pl->phase = static_cast<uint32_t>(__builtin_ctz(pre_live));
-        pl->ready = dm_draw_first(pl, dm_spread(lead), p->cfg.enable_shuffling, r);
-        return SY_OK;
-    }
-    pl->phase = rep_count ? kReplicaFirst : kOtherFirst;
-    pl->pos = 0;
-    pl->entered = 0;
-    pl->ready = 0;
-    pl->keyed = 0;
-    pl->demote = 0;
-    if (p->cfg.latency.enabled) {
-        pl->now = p->host->now_ns(p->host);
-        maybe_update_min(p, &st->head, pl->now);
-        pl->demote = from_bits(p->min_avg_bits.load(std::memory_order_relaxed)) < INFINITY;
-    }
-    // Phases that may yield: empty ones cost nothing later. Replica phases
-    // are narrowed once the replicas are keyed.
-    pl->live = st->list_phases[pl->demote] | (rep_count ? 0x3fu : 0);
-    if (pl->demote) {
-        pl->pre = nullptr; // penalties change by the moment: classify per plan
-    } else if (rep_count) {
-        pl->live = st->list_phases[0] | pre_live;
-        pl->keyed = 1;
-        if (pre_live && rep_count <= 8) { // latency awareness without a minimum yet
-            pl->phase = static_cast<uint32_t>(__builtin_ctz(pre_live));
-            pl->ready = dm_first_draw(pl, pre, pl->phase, p->cfg.enable_shuffling, r);
-        }
-    }
-    return SY_OK;
-}
-
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "dm_select reads key i from byte i of a word");
 static_assert(kMaxReplicas % 8 == 0, "rkey is read in whole words");
 
@@ -427,15 +321,10 @@ inline int dm_yield(DefaultPlan *pl, uint32_t node, bool replica) {
 }
 
 // A replica phase's first target without building its list (at most 8
-// replicas): most plans stop at their first target. A second one builds
-// the list, with this first draw applied (entered == 2). The draw comes
-// from fresh with use_fresh, else from the plan's sequence. false: no
-// replica of the phase.
-inline bool dm_first_draw(DefaultPlan *pl, const uint8_t *keys, uint32_t ph, bool use_fresh, uint64_t fresh) {
-    return dm_draw_first(pl, dm_match(keys, pl->rep_count, ph), use_fresh, fresh);
-}
-
-// The same from the phase's matches (dm_match's form).
+// replicas, eq their matches in dm_match's form): most plans stop at their
+// first target. A second one builds the list, with this first draw applied
+// (entered == 2). The draw comes from fresh with use_fresh, else from the
+// plan's sequence. false: no replica of the phase.
 inline bool dm_draw_first(DefaultPlan *pl, uint64_t eq, bool use_fresh, uint64_t fresh) {
     if (!eq) return false;
     // One multiply sums the match bytes into prefix counts: byte i of cum
@@ -460,6 +349,104 @@ inline bool dm_draw_first(DefaultPlan *pl, uint64_t eq, bool use_fresh, uint64_t
     return true;
 }
 
+// Why a plan of this snapshot has no node at all.
+[[gnu::noinline, gnu::cold]] inline int dm_nothing_planned(const Policy *p, const DefaultState *st, sy_error *err) {
+    const sy_host *h = p->host;
+    size_t n = st->head.topology->node_count;
+    if (!n) h->set_error(err, SY_ENOROUTE, "", "default_policy: the topology has no nodes");
+    else
+        h->set_error(err, SY_ENOROUTE, "",
+                     "default_policy: preferred_datacenter '%s' has no node (the %zu nodes are in other "
+                     "datacenters and permit_dc_failover is false)",
+                     p->cfg.preferred_dc.s, n);
+    return SY_ENOROUTE;
+}
+
+inline int dm_plan_init(Policy *p, const DefaultState *st, const sy_request_view *q, void *plan_state,
+                        sy_error *err) {
+    if (__builtin_expect(!st->planned, 0)) return dm_nothing_planned(p, st, err);
+    // The token's replicas first: on a large ring that is a chain of loads
+    // that miss L1 (radix index, tokens, keys), and the sooner they are
+    // issued, the more of the rest runs while they are on their way.
+    const uint32_t *reps = nullptr;
+    const uint8_t *pre = nullptr;
+    uint32_t rep_count = 0;
+    uint8_t pre_live = 0, lead = 0;
+    if (st->token_aware && (q->fields & SY_REQ_TOKEN) && q->keyspace) {
+        // A view since 0.3 gives the name's length and whole words.
+        int32_t g = q->struct_size >= offsetof(sy_request_view, keyspace_len) + sizeof q->keyspace_len
+                        ? keyspace_group_words(st->ring, q->keyspace, q->keyspace_len)
+                        : keyspace_group(st->ring, q->keyspace);
+        if (g >= 0) {
+            const ReplicaGroup &grp = st->ring.groups[g];
+            size_t at = ring_position(st->ring, q->token);
+            reps = grp.reps + at * grp.width;
+            pre = st->keys[g] + at * grp.width;
+            // The first draw reads one of these after the keys: start that
+            // load now.
+            __builtin_prefetch(reps);
+            rep_count = grp.counts[at];
+            pre_live = st->live[g][at];
+            lead = st->lead[g][at];
+        }
+    }
+    // A seeded sequence (reproducible), or the host's per-thread generator
+    // (no shared counter between threads).
+    uint64_t r = p->cfg.has_seed ? static_cast<uint64_t>(p->cfg.seed) + p->rotation.fetch_add(1, std::memory_order_relaxed) *
+                                                                         0x9e3779b97f4a7c15ull
+                                 : p->host->random_u64(p->host);
+    auto *pl = static_cast<DefaultPlan *>(plan_state);
+    pl->p = p;
+    pl->st = st;
+    pl->reps = reps;
+    pl->rep_count = rep_count;
+    pl->pre = pre;
+    pl->rep_filter = 0;
+    pl->remote = st->remote;
+    pl->lwt = is_lwt(q);
+    pl->token = q->token;
+    pl->rot = r;
+    // Shuffling off: every plan draws the same sequence, so a replica set
+    // always comes in one fixed permutation (the seed's, or one chosen at
+    // create).
+    pl->rng = p->cfg.enable_shuffling ? r ^ 0x5851f42d4c957f2dull
+                                      : static_cast<uint64_t>(p->cfg.seed) ^ 0x2545f4914f6cdd1dull;
+    bool demote = false;
+    if (__builtin_expect(p->cfg.latency.enabled, 0)) {
+        pl->now = p->host->now_ns(p->host);
+        maybe_update_min(p, &st->head, pl->now);
+        demote = from_bits(p->min_avg_bits.load(std::memory_order_relaxed)) < INFINITY;
+    }
+    pl->demote = demote;
+    if (__builtin_expect(pre_live && rep_count <= 8 && !demote, 1)) {
+        // Most plans: live replicas known from the snapshot, no latency
+        // demotion. The first target now, while the replicas are being
+        // loaded: plan_advance then only reports it. Shuffling: the draw
+        // takes the plan's fresh randomness itself (its high bits; the
+        // later draws and the rotation mix it first).
+        pl->keyed = 1;
+        pl->live = st->list_phases[0] | pre_live;
+        pl->phase = static_cast<uint32_t>(__builtin_ctz(pre_live));
+        pl->ready = dm_draw_first(pl, dm_spread(lead), p->cfg.enable_shuffling, r);
+        return SY_OK;
+    }
+    pl->phase = rep_count ? kReplicaFirst : kOtherFirst;
+    pl->pos = 0;
+    pl->entered = 0;
+    pl->ready = 0;
+    pl->keyed = 0;
+    // Phases that may yield: empty ones cost nothing later. Replica phases
+    // are narrowed once the replicas are keyed.
+    pl->live = st->list_phases[demote] | (rep_count ? 0x3fu : 0);
+    if (demote) {
+        pl->pre = nullptr; // penalties change by the moment: classify per plan
+    } else if (rep_count) {
+        pl->live = st->list_phases[0] | pre_live;
+        pl->keyed = 1;
+    }
+    return SY_OK;
+}
+
 // To the next target: 1, or 0 at the end. Every target but one plan_init
 // drew (dm_plan_advance below).
 [[gnu::noinline]] inline int dm_plan_advance_on(DefaultPlan *pl) {
@@ -481,7 +468,7 @@ inline bool dm_draw_first(DefaultPlan *pl, uint64_t eq, bool use_fresh, uint64_t
                 pl->pos = 0;
                 const uint8_t *keys = pl->pre ? pl->pre : pl->rkey;
                 if (pl->rep_count <= 8) {
-                    if (dm_first_draw(pl, keys, ph, false, 0)) return 1;
+                    if (dm_draw_first(pl, dm_match(keys, pl->rep_count, ph), false, 0)) return 1;
                     pl->buf_len = 0;
                 } else {
                     pl->buf_len = dm_select(keys, pl->reps, pl->rep_count, ph, pl->buf);
